@@ -1,0 +1,11 @@
+module github.com/rules-repro/rules_repro
+
+go 1.25.0
+
+toolchain go1.26.8
+
+require (
+	github.com/klauspost/compress v1.19.2
+	github.com/opencontainers/go-digest v1.0.0
+	github.com/opencontainers/image-spec v1.1.1
+)

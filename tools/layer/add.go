@@ -1,0 +1,336 @@
+package layer
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// AddSpec adds every entry of s. specName is used in error messages.
+func (t *Tree) AddSpec(s *Spec, specName string) error {
+	if len(s.Entries) == 0 && !s.AllowEmpty {
+		return fmt.Errorf("layer spec %s declares no entries; an empty layer adds nothing to an image (set \"allow_empty\": true if you really want one)", specName)
+	}
+	for i := range s.Entries {
+		if err := t.addEntry(&s.Entries[i], fmt.Sprintf("%s: entries[%d]", specName, i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *Tree) addEntry(e *Entry, where string) error {
+	origin := fmt.Sprintf("%s (%s %q)", where, e.Type, e.Path)
+	if e.Source != "" {
+		origin = fmt.Sprintf("%s (%s %q from %s)", where, e.Type, e.Path, e.Source)
+	}
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("%s: %s", origin, fmt.Sprintf(format, args...))
+	}
+	var p string
+	if e.Path != "" || (e.Type != "tar" && e.Type != "tree") {
+		var err error
+		if p, err = CleanPath(e.Path); err != nil {
+			return fail("%v", err)
+		}
+	}
+	if base := p[strings.LastIndexByte(p, '/')+1:]; strings.HasPrefix(base, whiteoutPrefix) {
+		return fail("name %q starts with %q, which marks a deletion in OCI layers; declare a whiteout entry instead", base, whiteoutPrefix)
+	}
+	n := &node{path: p, mtime: t.opts.Epoch, origin: origin}
+	if e.UID != nil {
+		if *e.UID < 0 {
+			return fail("invalid uid %d", *e.UID)
+		}
+		n.uid = *e.UID
+	}
+	if e.GID != nil {
+		if *e.GID < 0 {
+			return fail("invalid gid %d", *e.GID)
+		}
+		n.gid = *e.GID
+	}
+	n.uname, n.gname = e.Uname, e.Gname
+	x, err := e.xattrs()
+	if err != nil {
+		return fail("%v", err)
+	}
+	n.xattrs = x
+	mode := int64(-1)
+	if e.Mode != "" {
+		if mode, err = parseMode(e.Mode); err != nil {
+			return fail("%v", err)
+		}
+	}
+	allow := func(fields ...string) error {
+		set := map[string]bool{}
+		for _, f := range fields {
+			set[f] = true
+		}
+		check := []struct {
+			name string
+			used bool
+		}{
+			{"source", e.Source != ""}, {"content", e.Content != nil}, {"target", e.Target != ""},
+			{"mode", e.Mode != ""}, {"uid", e.UID != nil}, {"gid", e.GID != nil},
+			{"uname", e.Uname != ""}, {"gname", e.Gname != ""},
+			{"xattrs", len(e.Xattrs)+len(e.XattrsBase64) > 0},
+		}
+		for _, c := range check {
+			if c.used && !set[c.name] {
+				return fail("field %q is not allowed on a %s entry", c.name, e.Type)
+			}
+		}
+		return nil
+	}
+	owner := []string{"mode", "uid", "gid", "uname", "gname", "xattrs"}
+	switch e.Type {
+	case "file":
+		if err := allow(append(owner, "source", "content")...); err != nil {
+			return err
+		}
+		n.kind = kindFile
+		switch {
+		case e.Source != "" && e.Content != nil:
+			return fail("a file has either a source or content, not both")
+		case e.Content != nil:
+			n.src, n.size = inlineSource{*e.Content}, int64(len(*e.Content))
+			n.mode = 0o644
+		case e.Source != "":
+			fi, err := os.Stat(e.Source)
+			if err != nil {
+				return fail("%v", err)
+			}
+			if fi.IsDir() {
+				return fail("source %s is a directory; use a \"tree\" entry to add a directory's contents", e.Source)
+			}
+			if !fi.Mode().IsRegular() {
+				return fail("source %s is not a regular file", e.Source)
+			}
+			f, err := os.Open(e.Source)
+			if err != nil {
+				return fail("%v", err)
+			}
+			f.Close()
+			n.src, n.size = fileSource{e.Source}, fi.Size()
+			n.mode = 0o644
+			if fi.Mode().Perm()&0o111 != 0 {
+				n.mode = 0o755
+			}
+		default:
+			return fail("a file needs a source or content")
+		}
+	case "dir":
+		if err := allow(owner...); err != nil {
+			return err
+		}
+		n.kind, n.mode = kindDir, 0o755
+	case "symlink":
+		if err := allow(append(owner, "target")...); err != nil {
+			return err
+		}
+		if e.Target == "" {
+			return fail("a symlink needs a target")
+		}
+		n.kind, n.mode, n.linkname = kindSymlink, 0o777, e.Target
+	case "hardlink":
+		if err := allow("target"); err != nil {
+			return err
+		}
+		target, err := CleanPath(e.Target)
+		if err != nil || target == "" {
+			return fail("invalid hard link target %q", e.Target)
+		}
+		n.kind, n.linkname = kindHardlink, target
+	case "whiteout":
+		if err := allow(); err != nil {
+			return err
+		}
+		n.kind, n.mtime = kindWhiteout, 0
+	case "opaque":
+		if err := allow(owner...); err != nil {
+			return err
+		}
+		n.kind, n.mode = kindDir, 0o755
+		if mode < 0 && t.opts.Lower != nil {
+			if m, ok := t.opts.Lower.entries[p]; ok && m.kind == kindDir && e.UID == nil && e.GID == nil && e.Uname == "" && e.Gname == "" {
+				n.mode, n.uid, n.gid, n.uname, n.gname = m.mode, m.uid, m.gid, m.uname, m.gname
+			}
+		}
+		t.opaque[p] = origin
+	case "tar":
+		if err := allow("source"); err != nil {
+			return err
+		}
+		if e.Source == "" {
+			return fail("a tar entry needs a source")
+		}
+		return t.addTar(e.Source, p, origin)
+	case "tree":
+		if err := allow("source", "uid", "gid", "uname", "gname"); err != nil {
+			return err
+		}
+		if e.Source == "" {
+			return fail("a tree entry needs a source directory")
+		}
+		return t.addTree(e.Source, p, n, origin)
+	case "":
+		return fail("missing \"type\" (one of file, dir, symlink, hardlink, whiteout, opaque, tar, tree)")
+	default:
+		return fail("unknown type %q (want one of file, dir, symlink, hardlink, whiteout, opaque, tar, tree)", e.Type)
+	}
+	if mode >= 0 {
+		n.mode = mode
+	}
+	return t.insert(n)
+}
+
+// addTree adds the contents of a directory declared in a spec. Declared
+// content has no meaningful time of its own, so every entry gets the epoch;
+// modes are normalized to 0755 for directories and executables, 0644 for
+// other files, so that a checkout's umask or a build tool's read-only
+// outputs do not leak into the layer.
+func (t *Tree) addTree(dir, prefix string, tmpl *node, origin string) error {
+	return walkDir(dir, func(rel string, fi fs.FileInfo) error {
+		p := rel
+		if prefix != "" {
+			p = prefix + "/" + rel
+		}
+		n := &node{path: p, mtime: t.opts.Epoch, uid: tmpl.uid, gid: tmpl.gid, uname: tmpl.uname, gname: tmpl.gname,
+			origin: fmt.Sprintf("%s: %s", origin, rel)}
+		full := filepath.Join(dir, rel)
+		switch m := fi.Mode(); {
+		case m.IsDir():
+			n.kind, n.mode = kindDir, 0o755
+		case m.IsRegular():
+			n.kind, n.size, n.src, n.mode = kindFile, fi.Size(), fileSource{full}, 0o644
+			if m.Perm()&0o111 != 0 {
+				n.mode = 0o755
+			}
+		case m&fs.ModeSymlink != 0:
+			target, err := os.Readlink(full)
+			if err != nil {
+				return fmt.Errorf("%s: %w", origin, err)
+			}
+			n.kind, n.mode, n.linkname = kindSymlink, 0o777, target
+		default:
+			return fmt.Errorf("%s: %s is a %s; a tree may only hold files, directories and symlinks", origin, full, m.Type())
+		}
+		return t.insert(n)
+	})
+}
+
+// AddDir adds a directory tree from disk the way BuildKit's COPY and
+// rewrite-timestamp see it: modes as on disk, owner 0:0, times truncated to
+// whole seconds and clamped to the epoch, hard links detected by inode.
+func (t *Tree) AddDir(dir string) error {
+	type inode struct{ dev, ino uint64 }
+	first := map[inode]*node{}
+	origin := "--dir " + dir
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("%s: %w", origin, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s: not a directory", origin)
+	}
+	return walkDir(dir, func(rel string, fi fs.FileInfo) error {
+		full := filepath.Join(dir, rel)
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok {
+			return fmt.Errorf("%s: cannot read metadata of %s", origin, full)
+		}
+		m := fi.Mode()
+		n := &node{path: rel, mode: int64(m.Perm()), mtime: t.clamp(fi.ModTime().Unix()), origin: fmt.Sprintf("%s: %s", origin, rel)}
+		if m&fs.ModeSetuid != 0 {
+			n.mode |= 0o4000
+		}
+		if m&fs.ModeSetgid != 0 {
+			n.mode |= 0o2000
+		}
+		if m&fs.ModeSticky != 0 {
+			n.mode |= 0o1000
+		}
+		switch {
+		case m.IsDir():
+			n.kind = kindDir
+		case m.IsRegular():
+			n.kind, n.size, n.src = kindFile, fi.Size(), fileSource{full}
+			if st.Nlink > 1 {
+				key := inode{uint64(st.Dev), st.Ino}
+				if f, ok := first[key]; ok {
+					n.kind, n.linkname, n.src, n.size = kindHardlink, f.path, nil, 0
+				} else {
+					first[key] = n
+				}
+			}
+		case m&fs.ModeSymlink != 0:
+			target, err := os.Readlink(full)
+			if err != nil {
+				return fmt.Errorf("%s: %w", origin, err)
+			}
+			n.kind, n.linkname = kindSymlink, target
+		case m&fs.ModeNamedPipe != 0:
+			n.kind = kindFifo
+		case m&fs.ModeDevice != 0:
+			n.kind = kindBlock
+			if m&fs.ModeCharDevice != 0 {
+				n.kind = kindChar
+			}
+			rdev := uint64(st.Rdev)
+			n.devmajor = int64((rdev>>8)&0xfff | (rdev>>32)&^0xfff)
+			n.devminor = int64(rdev&0xff | (rdev>>12)&^0xff)
+		case m&fs.ModeSocket != 0:
+			return nil // sockets cannot be stored in a layer; BuildKit skips them too
+		default:
+			return fmt.Errorf("%s: %s has unsupported file type %s", origin, full, m.Type())
+		}
+		return t.insert(n)
+	})
+}
+
+// walkDir calls fn for every entry below root (not root itself) in walk
+// order, with paths relative to root using "/".
+func walkDir(root string, fn func(rel string, fi fs.FileInfo) error) error {
+	var walk func(rel string) error
+	walk = func(rel string) error {
+		full := root
+		if rel != "" {
+			full = filepath.Join(root, rel)
+		}
+		f, err := os.Open(full)
+		if err != nil {
+			return err
+		}
+		names, err := f.Readdirnames(-1)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("reading directory %s: %w", full, err)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			r := name
+			if rel != "" {
+				r = rel + "/" + name
+			}
+			fi, err := os.Lstat(filepath.Join(root, r))
+			if err != nil {
+				return err
+			}
+			if err := fn(r, fi); err != nil {
+				return err
+			}
+			if fi.IsDir() {
+				if err := walk(r); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return walk("")
+}

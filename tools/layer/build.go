@@ -1,0 +1,80 @@
+package layer
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/rules-repro/rules_repro/tools/atomicfile"
+	"github.com/rules-repro/rules_repro/tools/blob"
+	"github.com/rules-repro/rules_repro/tools/oci"
+)
+
+// BuildOptions say how a tree is encoded.
+type BuildOptions struct {
+	Encoding  blob.Encoding
+	MediaType string
+	// CreatedBy is recorded in the descriptor as the layer's history text.
+	CreatedBy string
+	// CompatibilityVersion is recorded in the descriptor.
+	CompatibilityVersion int
+}
+
+// Build encodes the tree into blobPath and writes its descriptor to
+// descPath (when not empty). Everything is validated before anything is
+// written, and both files appear only when both are complete.
+func Build(t *Tree, blobPath, descPath string, o BuildOptions) (*oci.LayerDescriptor, error) {
+	nodes, err := t.finish()
+	if err != nil {
+		return nil, err
+	}
+	out, err := atomicfile.Create(blobPath)
+	if err != nil {
+		return nil, err
+	}
+	defer out.Abort()
+	bw := bufio.NewWriterSize(out, 1<<20)
+	res, err := blob.Encode(bw, o.Encoding, func(w io.Writer) error { return writeNodes(w, nodes) })
+	if err != nil {
+		return nil, err
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", blobPath, err)
+	}
+	desc := &oci.LayerDescriptor{
+		MediaType:            o.MediaType,
+		Digest:               res.Digest,
+		Size:                 res.Size,
+		DiffID:               res.DiffID,
+		UncompressedSize:     res.UncompressedSize,
+		Entries:              len(nodes),
+		CreatedBy:            o.CreatedBy,
+		CompatibilityVersion: o.CompatibilityVersion,
+	}
+	var descOut *atomicfile.File
+	if descPath != "" {
+		data, err := json.MarshalIndent(desc, "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		if descOut, err = atomicfile.Create(descPath); err != nil {
+			return nil, err
+		}
+		defer descOut.Abort()
+		if _, err := descOut.Write(append(data, '\n')); err != nil {
+			return nil, fmt.Errorf("writing %s: %w", descPath, err)
+		}
+	}
+	if err := out.Commit(); err != nil {
+		return nil, err
+	}
+	if descOut != nil {
+		if err := descOut.Commit(); err != nil {
+			os.Remove(blobPath)
+			return nil, err
+		}
+	}
+	return desc, nil
+}

@@ -1,0 +1,135 @@
+package layer
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+)
+
+// Spec declares the contents of a layer. It is usually written by the Bazel
+// rules with json.encode, or by hand for the CLI:
+//
+//	{
+//	  "entries": [
+//	    {"type": "file", "path": "/app/server", "source": "bazel-out/k8-fastbuild/bin/app/server"},
+//	    {"type": "file", "path": "/etc/motd", "content": "hello\n", "mode": "0444"},
+//	    {"type": "dir", "path": "/var/lib/app", "mode": "0700", "uid": 1000, "gid": 1000},
+//	    {"type": "symlink", "path": "/usr/bin/server", "target": "/app/server"},
+//	    {"type": "hardlink", "path": "/app/server-copy", "target": "/app/server"},
+//	    {"type": "whiteout", "path": "/etc/apt/sources.list"},
+//	    {"type": "opaque", "path": "/var/cache"},
+//	    {"type": "tar", "source": "third_party/rootfs.tar.gz", "path": "/opt"},
+//	    {"type": "tree", "source": "bazel-out/k8-fastbuild/bin/app/assets", "path": "/app/assets"}
+//	  ]
+//	}
+//
+// Paths are normalized (leading "/" or "./" dropped, "." and ".." resolved
+// without escaping the root).
+type Spec struct {
+	Entries []Entry `json:"entries"`
+	// AllowEmpty accepts a spec without entries. An empty layer adds nothing
+	// to an image, so by default it is reported as a mistake.
+	AllowEmpty bool `json:"allow_empty,omitempty"`
+}
+
+// Entry is one declaration in a Spec.
+type Entry struct {
+	// Type is one of: file, dir, symlink, hardlink, whiteout, opaque, tar, tree.
+	Type string `json:"type"`
+	// Path is the path in the image. For tar and tree it is the directory
+	// the contents are placed under (default: the root).
+	Path string `json:"path,omitempty"`
+	// Source is a host path: the file (file), the tar archive, plain, gzip or
+	// zstd (tar) or the directory (tree) to read.
+	Source string `json:"source,omitempty"`
+	// Content is the inline content of a file without source.
+	Content *string `json:"content,omitempty"`
+	// Target is the symlink target (kept verbatim) or, for hardlink, the path
+	// in the image of the file to link to.
+	Target string `json:"target,omitempty"`
+	// Mode is an octal string such as "0755": permission bits plus setuid,
+	// setgid and sticky. Defaults: directories 0755; files 0644, or 0755 when
+	// the source is executable; symlinks 0777.
+	Mode  string `json:"mode,omitempty"`
+	UID   *int   `json:"uid,omitempty"`
+	GID   *int   `json:"gid,omitempty"`
+	Uname string `json:"uname,omitempty"`
+	Gname string `json:"gname,omitempty"`
+	// Xattrs are extended attributes stored as PAX SCHILY.xattr records.
+	// XattrsBase64 holds values that are not text, base64-encoded.
+	Xattrs       map[string]string `json:"xattrs,omitempty"`
+	XattrsBase64 map[string]string `json:"xattrs_base64,omitempty"`
+}
+
+// ReadSpec reads and validates the syntax of a spec file. Semantic checks
+// (conflicts, missing sources) happen when the layer is built.
+func ReadSpec(path string) (*Spec, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading layer spec: %w", err)
+	}
+	return ParseSpec(data, path)
+}
+
+// ParseSpec parses a spec; name is used in error messages.
+func ParseSpec(data []byte, name string) (*Spec, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var s Spec
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("layer spec %s: %w", name, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("layer spec %s: unexpected data after the JSON object", name)
+	}
+	return &s, nil
+}
+
+// parseMode parses an octal mode string.
+func parseMode(s string) (int64, error) {
+	if s == "" {
+		return 0, fmt.Errorf("empty mode")
+	}
+	for _, c := range s {
+		if c < '0' || c > '7' {
+			return 0, fmt.Errorf("invalid mode %q: want an octal string such as \"0755\"", s)
+		}
+	}
+	m, err := strconv.ParseInt(s, 8, 64)
+	if err != nil || m > 0o7777 {
+		return 0, fmt.Errorf("invalid mode %q: only permission, setuid, setgid and sticky bits (at most 07777) are allowed", s)
+	}
+	return m, nil
+}
+
+// xattrs merges the text and base64 attribute maps of an entry.
+func (e *Entry) xattrs() (map[string]string, error) {
+	if len(e.Xattrs) == 0 && len(e.XattrsBase64) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(e.Xattrs)+len(e.XattrsBase64))
+	for k, v := range e.Xattrs {
+		if k == "" {
+			return nil, fmt.Errorf("empty xattr name")
+		}
+		out[k] = v
+	}
+	for k, v := range e.XattrsBase64 {
+		if k == "" {
+			return nil, fmt.Errorf("empty xattr name")
+		}
+		if _, dup := out[k]; dup {
+			return nil, fmt.Errorf("xattr %q is given both as text and as base64", k)
+		}
+		b, err := base64.StdEncoding.DecodeString(v)
+		if err != nil {
+			return nil, fmt.Errorf("xattr %q: invalid base64: %v", k, err)
+		}
+		out[k] = string(b)
+	}
+	return out, nil
+}

@@ -1,0 +1,370 @@
+package layer
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+var (
+	magicGzip  = []byte{0x1f, 0x8b}
+	magicZstd  = []byte{0x28, 0xb5, 0x2f, 0xfd}
+	magicBzip2 = []byte("BZh")
+	magicXz    = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
+)
+
+// OpenArchive opens a tar file that may be gzip or zstd compressed and
+// returns a reader of the plain tar stream.
+func OpenArchive(name string) (io.ReadCloser, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	r, err := Decompress(f, name)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &readCloser{Reader: r, close: func() error { r.Close(); return f.Close() }}, nil
+}
+
+type readCloser struct {
+	io.Reader
+	close func() error
+}
+
+func (r *readCloser) Close() error { return r.close() }
+
+// Decompress detects gzip or zstd compression from the first bytes of r and
+// returns the decompressed stream (or r itself for a plain tar).
+func Decompress(r io.Reader, name string) (io.ReadCloser, error) {
+	br := bufio.NewReaderSize(r, 64*1024)
+	head, err := br.Peek(6)
+	if err != nil && err != io.EOF {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	switch {
+	case bytes.HasPrefix(head, magicGzip):
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("%s: corrupt gzip stream: %w", name, err)
+		}
+		zr.Multistream(true)
+		return zr, nil
+	case bytes.HasPrefix(head, magicZstd):
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return nil, fmt.Errorf("%s: corrupt zstd stream: %w", name, err)
+		}
+		return zr.IOReadCloser(), nil
+	case bytes.HasPrefix(head, magicBzip2), bytes.HasPrefix(head, magicXz):
+		return nil, fmt.Errorf("%s: bzip2 and xz archives are not supported; use a plain, gzip or zstd tar", name)
+	}
+	return io.NopCloser(br), nil
+}
+
+// countingReader tracks the offset of a seekable file so that the data
+// offset of each tar member is known after tar.Reader.Next. tar.Reader reads
+// headers block by block and skips data with Seek, so the offset is exact.
+type countingReader struct {
+	f   *os.File
+	pos int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.f.Read(p)
+	c.pos += int64(n)
+	return n, err
+}
+
+func (c *countingReader) Seek(off int64, whence int) (int64, error) {
+	p, err := c.f.Seek(off, whence)
+	if err == nil {
+		c.pos = p
+	}
+	return p, err
+}
+
+// sectionSource is a regular file stored inside a (plain) tar file.
+type sectionSource struct {
+	f          *os.File
+	off, size  int64
+	tarName    string
+	memberName string
+}
+
+func (s sectionSource) open() (io.ReadCloser, error) {
+	return io.NopCloser(io.NewSectionReader(s.f, s.off, s.size)), nil
+}
+func (s sectionSource) describe() string { return fmt.Sprintf("%s member %s", s.tarName, s.memberName) }
+
+// spool returns a seekable plain tar for name, decompressing a compressed
+// archive once into a temporary file.
+func (t *Tree) spool(name string) (*os.File, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	head := make([]byte, 6)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	if !bytes.HasPrefix(head, magicGzip) && !bytes.HasPrefix(head, magicZstd) && !bytes.HasPrefix(head, magicBzip2) && !bytes.HasPrefix(head, magicXz) {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			f.Close()
+			return nil, err
+		}
+		t.cleanup = append(t.cleanup, func() { f.Close() })
+		return f, nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := Decompress(f, name)
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	tmp, err := os.CreateTemp("", "repro-tar-*")
+	if err != nil {
+		return nil, fmt.Errorf("spooling %s: %w", name, err)
+	}
+	os.Remove(tmp.Name()) // unlinked: it disappears with the process
+	t.cleanup = append(t.cleanup, func() { tmp.Close() })
+	if _, err := io.Copy(tmp, zr); err != nil {
+		return nil, fmt.Errorf("%s: truncated or corrupt compressed stream: %w", name, err)
+	}
+	return tmp, nil
+}
+
+// addTar merges the members of an input tar, placed under prefix.
+func (t *Tree) addTar(name, prefix, origin string) error {
+	f, err := t.spool(name)
+	if err != nil {
+		return fmt.Errorf("%s: %w", origin, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("%s: %w", origin, err)
+	}
+	cr := &countingReader{f: f}
+	if _, err := cr.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	tr := tar.NewReader(cr)
+	members := 0
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return fmt.Errorf("%s: truncated tar archive (after %d members)", origin, members)
+			}
+			return fmt.Errorf("%s: corrupt tar archive (after %d members): %v", origin, members, err)
+		}
+		members++
+		mo := fmt.Sprintf("%s member %q", origin, hdr.Name)
+		if hdr.Typeflag == tar.TypeXGlobalHeader {
+			continue
+		}
+		rel, err := CleanPath(hdr.Name)
+		if err != nil {
+			return fmt.Errorf("%s: %v", mo, err)
+		}
+		if rel == "" {
+			continue // "./": the root is never emitted
+		}
+		p := rel
+		if prefix != "" {
+			p = prefix + "/" + rel
+		}
+		n := &node{
+			path:     p,
+			mode:     hdr.Mode & 0o7777,
+			uid:      hdr.Uid,
+			gid:      hdr.Gid,
+			uname:    hdr.Uname,
+			gname:    hdr.Gname,
+			mtime:    t.clamp(hdr.ModTime.Unix()),
+			devmajor: hdr.Devmajor,
+			devminor: hdr.Devminor,
+			origin:   mo,
+		}
+		for k, v := range hdr.PAXRecords {
+			if x, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok {
+				if n.xattrs == nil {
+					n.xattrs = map[string]string{}
+				}
+				n.xattrs[x] = v
+			}
+			if strings.HasPrefix(k, "GNU.sparse.") {
+				return fmt.Errorf("%s: sparse files are not supported", mo)
+			}
+		}
+		switch hdr.Typeflag {
+		case tar.TypeReg, tar.TypeRegA:
+			if strings.HasSuffix(hdr.Name, "/") {
+				n.kind = kindDir
+				break
+			}
+			n.kind, n.size = kindFile, hdr.Size
+			if cr.pos+hdr.Size > fi.Size() {
+				return fmt.Errorf("%s: truncated tar archive: member data ends at byte %d but the archive has %d bytes", mo, cr.pos+hdr.Size, fi.Size())
+			}
+			n.src = sectionSource{f: f, off: cr.pos, size: hdr.Size, tarName: name, memberName: hdr.Name}
+		case tar.TypeDir:
+			n.kind = kindDir
+		case tar.TypeSymlink:
+			n.kind, n.linkname = kindSymlink, hdr.Linkname
+		case tar.TypeLink:
+			target, err := CleanPath(hdr.Linkname)
+			if err != nil || target == "" {
+				return fmt.Errorf("%s: invalid hard link target %q", mo, hdr.Linkname)
+			}
+			if prefix != "" {
+				target = prefix + "/" + target
+			}
+			n.kind, n.linkname = kindHardlink, target
+		case tar.TypeChar:
+			n.kind = kindChar
+		case tar.TypeBlock:
+			n.kind = kindBlock
+		case tar.TypeFifo:
+			n.kind = kindFifo
+		case tar.TypeGNUSparse:
+			return fmt.Errorf("%s: sparse files are not supported", mo)
+		default:
+			return fmt.Errorf("%s: unsupported tar entry type %q", mo, hdr.Typeflag)
+		}
+		if err := t.insert(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lowerEntry is the metadata of a path in the base image.
+type lowerEntry struct {
+	kind         kind
+	mode         int64
+	uid, gid     int
+	uname, gname string
+}
+
+// Lower is the merged file tree of a stack of layers (the base image), with
+// whiteouts applied. Only metadata is kept, never content.
+type Lower struct {
+	entries map[string]lowerEntry
+}
+
+// ReadLower reads the headers of layer blobs (plain, gzip or zstd tars),
+// applied bottom to top.
+func ReadLower(layers []string) (*Lower, error) {
+	l := &Lower{entries: map[string]lowerEntry{}}
+	for _, name := range layers {
+		if err := l.apply(name); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+func (l *Lower) apply(name string) error {
+	rc, err := OpenArchive(name)
+	if err != nil {
+		return fmt.Errorf("lower layer: %w", err)
+	}
+	defer rc.Close()
+	type add struct {
+		p string
+		e lowerEntry
+	}
+	var adds []add
+	var deletes, opaques []string
+	tr := tar.NewReader(rc)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("lower layer %s: corrupt tar archive: %v", name, err)
+		}
+		p, err := CleanPath(hdr.Name)
+		if err != nil {
+			return fmt.Errorf("lower layer %s member %q: %v", name, hdr.Name, err)
+		}
+		if p == "" {
+			continue
+		}
+		dir, base := parentOf(p), path.Base(p)
+		switch {
+		case base == whiteoutPrefix+whiteoutPrefix+".opq":
+			opaques = append(opaques, dir)
+			continue
+		case strings.HasPrefix(base, whiteoutPrefix):
+			del := strings.TrimPrefix(base, whiteoutPrefix)
+			if dir != "" {
+				del = dir + "/" + del
+			}
+			deletes = append(deletes, del)
+			continue
+		}
+		e := lowerEntry{mode: hdr.Mode & 0o7777, uid: hdr.Uid, gid: hdr.Gid, uname: hdr.Uname, gname: hdr.Gname}
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			e.kind = kindDir
+		case tar.TypeSymlink:
+			e.kind = kindSymlink
+		default:
+			e.kind = kindFile
+		}
+		adds = append(adds, add{p, e})
+	}
+	// Whiteouts hide entries of the layers below, not of their own layer.
+	for _, d := range opaques {
+		for _, p := range l.below(d) {
+			delete(l.entries, p)
+		}
+	}
+	for _, d := range deletes {
+		delete(l.entries, d)
+		for _, p := range l.below(d) {
+			delete(l.entries, p)
+		}
+	}
+	for _, a := range adds {
+		if old, ok := l.entries[a.p]; ok && old.kind == kindDir && a.e.kind != kindDir {
+			for _, p := range l.below(a.p) {
+				delete(l.entries, p)
+			}
+		}
+		l.entries[a.p] = a.e
+	}
+	return nil
+}
+
+// below returns the paths strictly below dir ("" is the root), in walk order.
+func (l *Lower) below(dir string) []string {
+	var out []string
+	prefix := dir + "/"
+	for p := range l.entries {
+		if dir == "" || strings.HasPrefix(p, prefix) {
+			out = append(out, p)
+		}
+	}
+	sortPaths(out)
+	return out
+}

@@ -1,0 +1,323 @@
+package oci
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/rules-repro/rules_repro/tools/atomicfile"
+	"github.com/rules-repro/rules_repro/tools/canonjson"
+	digest "github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// BlobSet says where the bytes of each blob are: in memory, in a file, or
+// in a layout directory. Every blob is verified against its digest when it
+// is copied out.
+type BlobSet struct {
+	mem     map[digest.Digest][]byte
+	files   map[digest.Digest]string
+	layouts []string
+}
+
+// NewBlobSet returns an empty set.
+func NewBlobSet() *BlobSet {
+	return &BlobSet{mem: map[digest.Digest][]byte{}, files: map[digest.Digest]string{}}
+}
+
+// AddBytes adds an in-memory blob and returns its digest.
+func (b *BlobSet) AddBytes(data []byte) digest.Digest {
+	d := digest.FromBytes(data)
+	b.mem[d] = data
+	return d
+}
+
+// AddFile adds a file that should hold blob d.
+func (b *BlobSet) AddFile(d digest.Digest, path string) { b.files[d] = path }
+
+// AddLayout adds every blob of an OCI layout directory (looked up lazily).
+func (b *BlobSet) AddLayout(dir string) { b.layouts = append(b.layouts, dir) }
+
+// Bytes returns a small blob's content (manifests, configs, indexes).
+func (b *BlobSet) Bytes(d digest.Digest) ([]byte, error) {
+	if data, ok := b.mem[d]; ok {
+		return data, nil
+	}
+	r, _, err := b.open(d)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	if got := digest.FromBytes(data); got != d {
+		return nil, fmt.Errorf("blob %s has digest %s", d, got)
+	}
+	b.mem[d] = data
+	return data, nil
+}
+
+func (b *BlobSet) open(d digest.Digest) (io.ReadCloser, string, error) {
+	if data, ok := b.mem[d]; ok {
+		return io.NopCloser(bytes.NewReader(data)), "memory", nil
+	}
+	if p, ok := b.files[d]; ok {
+		f, err := os.Open(p)
+		return f, p, err
+	}
+	for _, l := range b.layouts {
+		p := BlobPath(l, d)
+		if f, err := os.Open(p); err == nil {
+			return f, p, nil
+		}
+	}
+	return nil, "", fmt.Errorf("blob %s is not available (not built, and not in any base layout given)", d)
+}
+
+// copyVerified copies blob d of the given size to w and checks both.
+func (b *BlobSet) copyVerified(w io.Writer, d digest.Digest, size int64) error {
+	r, where, err := b.open(d)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(r, size+1))
+	if err != nil {
+		return fmt.Errorf("copying blob %s from %s: %w", d, where, err)
+	}
+	if n != size {
+		return fmt.Errorf("blob %s from %s has %d bytes, its descriptor says %d", d, where, n, size)
+	}
+	if got := digest.NewDigest(digest.SHA256, h); got != d {
+		return fmt.Errorf("blob from %s has digest %s, expected %s", where, got, d)
+	}
+	return nil
+}
+
+// Closure returns every descriptor reachable from root (root first, then
+// depth-first: manifests, configs, layers), without duplicates.
+func (b *BlobSet) Closure(root specs.Descriptor) ([]specs.Descriptor, error) {
+	var out []specs.Descriptor
+	seen := map[digest.Digest]bool{}
+	var visit func(d specs.Descriptor) error
+	visit = func(d specs.Descriptor) error {
+		if seen[d.Digest] {
+			return nil
+		}
+		seen[d.Digest] = true
+		out = append(out, d)
+		switch {
+		case IsIndex(d.MediaType):
+			data, err := b.Bytes(d.Digest)
+			if err != nil {
+				return err
+			}
+			var idx specs.Index
+			if err := json.Unmarshal(data, &idx); err != nil {
+				return fmt.Errorf("index %s: %w", d.Digest, err)
+			}
+			for _, m := range idx.Manifests {
+				if err := visit(m); err != nil {
+					return err
+				}
+			}
+		case IsManifest(d.MediaType):
+			data, err := b.Bytes(d.Digest)
+			if err != nil {
+				return err
+			}
+			var m specs.Manifest
+			if err := json.Unmarshal(data, &m); err != nil {
+				return fmt.Errorf("manifest %s: %w", d.Digest, err)
+			}
+			if err := visit(m.Config); err != nil {
+				return err
+			}
+			for _, l := range m.Layers {
+				if err := visit(l); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := visit(root); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// layoutIndex is the index.json of a layout whose only entry is root.
+func layoutIndex(root specs.Descriptor, refName string) ([]byte, error) {
+	d := specs.Descriptor{MediaType: root.MediaType, Digest: root.Digest, Size: root.Size, Platform: root.Platform}
+	if refName != "" {
+		d.Annotations = map[string]string{AnnotationRefName: refName}
+	}
+	return canonjson.Marshal(map[string]any{
+		"schemaVersion": 2,
+		"mediaType":     MediaTypeImageIndex,
+		"manifests":     []specs.Descriptor{d},
+	})
+}
+
+var layoutFile = []byte(`{"imageLayoutVersion":"1.0.0"}`)
+
+// WriteLayout writes an OCI image layout directory holding root and all it
+// references. refName, if not empty, is recorded as the
+// org.opencontainers.image.ref.name annotation. The directory appears only
+// when complete.
+func WriteLayout(dir string, root specs.Descriptor, blobs *BlobSet, refName string) error {
+	descs, err := blobs.Closure(root)
+	if err != nil {
+		return err
+	}
+	index, err := layoutIndex(root, refName)
+	if err != nil {
+		return err
+	}
+	out, err := atomicfile.CreateDir(dir)
+	if err != nil {
+		return err
+	}
+	defer out.Abort()
+	for _, d := range descs {
+		p := BlobPath(out.Path, d.Digest)
+		if _, err := os.Stat(p); err == nil {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		f, err := os.Create(p)
+		if err != nil {
+			return err
+		}
+		err = blobs.copyVerified(f, d.Digest, d.Size)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		if err := os.Chmod(p, 0o644); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(out.Path, "index.json"), index, 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out.Path, "oci-layout"), layoutFile, 0o644); err != nil {
+		return err
+	}
+	return out.Commit()
+}
+
+// ArchiveOptions select what goes into an archive.
+type ArchiveOptions struct {
+	// RefName is recorded in index.json (org.opencontainers.image.ref.name).
+	RefName string
+	// RepoTags, when set, makes a `docker load` archive: a manifest.json in
+	// docker's format is added next to the OCI layout. root must then be an
+	// image manifest.
+	RepoTags []string
+	// Docker adds manifest.json even without RepoTags.
+	Docker bool
+}
+
+// WriteArchive writes a tar of an OCI layout holding root (an OCI archive),
+// optionally with docker's manifest.json so that `docker load` and
+// `podman load` accept it. Entries are in walk order with fixed metadata
+// (mode 0644/0755, owner 0:0, mtime 0), so the archive is reproducible.
+func WriteArchive(w io.Writer, root specs.Descriptor, blobs *BlobSet, opts ArchiveOptions) error {
+	descs, err := blobs.Closure(root)
+	if err != nil {
+		return err
+	}
+	index, err := layoutIndex(root, opts.RefName)
+	if err != nil {
+		return err
+	}
+	files := map[string][]byte{"index.json": index, "oci-layout": layoutFile}
+	if opts.Docker || len(opts.RepoTags) > 0 {
+		if !IsManifest(root.MediaType) {
+			return fmt.Errorf("a docker load archive holds one image; %s is an index (choose a platform)", root.Digest)
+		}
+		data, err := blobs.Bytes(root.Digest)
+		if err != nil {
+			return err
+		}
+		var m specs.Manifest
+		if err := json.Unmarshal(data, &m); err != nil {
+			return err
+		}
+		entry := dockerManifestEntry{Config: blobName(m.Config.Digest), RepoTags: opts.RepoTags, Layers: []string{}}
+		if entry.RepoTags == nil {
+			entry.RepoTags = []string{}
+		}
+		for _, l := range m.Layers {
+			entry.Layers = append(entry.Layers, blobName(l.Digest))
+		}
+		dm, err := json.Marshal([]dockerManifestEntry{entry})
+		if err != nil {
+			return err
+		}
+		files["manifest.json"] = dm
+	}
+	sort.Slice(descs, func(i, j int) bool { return descs[i].Digest < descs[j].Digest })
+	tw := tar.NewWriter(w)
+	dir := func(name string) error {
+		return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name, Mode: 0o755, ModTime: time.Unix(0, 0), Format: tar.FormatPAX})
+	}
+	file := func(name string, size int64) error {
+		return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Size: size, Mode: 0o644, ModTime: time.Unix(0, 0), Format: tar.FormatPAX})
+	}
+	if err := dir("blobs/"); err != nil {
+		return err
+	}
+	if err := dir("blobs/sha256/"); err != nil {
+		return err
+	}
+	for _, d := range descs {
+		if d.Digest.Algorithm() != digest.SHA256 {
+			return fmt.Errorf("blob %s: only sha256 digests are supported", d.Digest)
+		}
+		if err := file(blobName(d.Digest), d.Size); err != nil {
+			return err
+		}
+		if err := blobs.copyVerified(tw, d.Digest, d.Size); err != nil {
+			return err
+		}
+	}
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if err := file(n, int64(len(files[n]))); err != nil {
+			return err
+		}
+		if _, err := tw.Write(files[n]); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}
+
+type dockerManifestEntry struct {
+	Config   string
+	RepoTags []string
+	Layers   []string
+}
+
+func blobName(d digest.Digest) string { return "blobs/" + d.Algorithm().String() + "/" + d.Encoded() }
