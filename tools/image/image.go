@@ -11,12 +11,12 @@ import (
 	"regexp"
 	"strings"
 
+	digest "github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/rules-repro/rules_repro/tools/canonjson"
 	"github.com/rules-repro/rules_repro/tools/compat"
 	"github.com/rules-repro/rules_repro/tools/epoch"
 	"github.com/rules-repro/rules_repro/tools/oci"
-	digest "github.com/opencontainers/go-digest"
-	specs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Layer is a layer added on top of the base.

@@ -33,11 +33,11 @@ func ReadBlob(layout string, d digest.Digest) ([]byte, error) {
 // Image is an image manifest and its config, with the raw bytes kept
 // exactly as stored.
 type Image struct {
-	Descriptor     specs.Descriptor // of the manifest
-	ManifestBytes  []byte
-	Manifest       specs.Manifest
-	ConfigBytes    []byte
-	Config         specs.Image
+	Descriptor    specs.Descriptor // of the manifest
+	ManifestBytes []byte
+	Manifest      specs.Manifest
+	ConfigBytes   []byte
+	Config        specs.Image
 }
 
 // ParseImage parses manifest and config bytes and checks that they match.

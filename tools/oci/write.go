@@ -12,10 +12,10 @@ import (
 	"sort"
 	"time"
 
-	"github.com/rules-repro/rules_repro/tools/atomicfile"
-	"github.com/rules-repro/rules_repro/tools/canonjson"
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/rules-repro/rules_repro/tools/atomicfile"
+	"github.com/rules-repro/rules_repro/tools/canonjson"
 )
 
 // BlobSet says where the bytes of each blob are: in memory, in a file, or
