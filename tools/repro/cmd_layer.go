@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/rules-repro/rules_repro/tools/layer"
+)
+
+func init() {
+	register(command{"layer", "build a layer blob and its descriptor from a spec or a directory", cmdLayer})
+}
+
+func cmdLayer(args []string, stdout io.Writer) error {
+	fs := newFlags("layer", "layer (--spec SPEC.json | --dir DIR) --output BLOB --descriptor DESC.json [flags]", stdout)
+	var (
+		spec, dir, output, descriptor, createdBy string
+		compression                              string
+		level                                    int
+		lower                                    stringList
+		ep                                       epochFlags
+		ver                                      versionFlag
+	)
+	fs.StringVar(&spec, "spec", "", "layer spec (JSON) declaring the entries")
+	fs.StringVar(&dir, "dir", "", "build the layer from this directory: modes from the files, owner 0:0, times clamped to the epoch")
+	fs.StringVar(&output, "output", "", "where to write the layer blob")
+	fs.StringVar(&descriptor, "descriptor", "", "where to write the descriptor JSON (mediaType, digest, size, diff_id)")
+	fs.StringVar(&compression, "compression", "gzip", "gzip, zstd or none")
+	fs.IntVar(&level, "compression-level", -1, "compression level (gzip 0-9, zstd 1-22; default: the library default)")
+	fs.Var(&lower, "lower", "a layer blob of the base image, bottom first (repeatable): implicit parent directories take the base's metadata, opaque directories expand into whiteouts")
+	fs.StringVar(&createdBy, "created-by", "", "history text recorded in the descriptor for the image's history entry")
+	ep.register(fs)
+	ver.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if (spec == "") == (dir == "") {
+		return usagef("give exactly one of --spec or --dir")
+	}
+	if output == "" {
+		return usagef("--output is required")
+	}
+	v, err := ver.get()
+	if err != nil {
+		return err
+	}
+	enc, err := v.Encoding(compression, level)
+	if err != nil {
+		return err
+	}
+	e, err := ep.get()
+	if err != nil {
+		return err
+	}
+	opts := layer.Options{Epoch: e}
+	if len(lower) > 0 {
+		if opts.Lower, err = layer.ReadLower(lower); err != nil {
+			return err
+		}
+	}
+	tree := layer.NewTree(opts)
+	defer tree.Close()
+	if spec != "" {
+		s, err := layer.ReadSpec(spec)
+		if err != nil {
+			return err
+		}
+		if err := tree.AddSpec(s, spec); err != nil {
+			return err
+		}
+	} else if err := tree.AddDir(dir); err != nil {
+		return err
+	}
+	d, err := layer.Build(tree, output, descriptor, layer.BuildOptions{
+		Encoding:             enc,
+		MediaType:            v.LayerMediaType(enc.Compression),
+		CreatedBy:            createdBy,
+		CompatibilityVersion: v.Number,
+	})
+	if err != nil {
+		return err
+	}
+	if descriptor == "" {
+		fmt.Fprintf(stdout, "%s %d %s\n", d.Digest, d.Size, d.DiffID)
+	}
+	return nil
+}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+
+	digest "github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/rules-repro/rules_repro/tools/atomicfile"
+	"github.com/rules-repro/rules_repro/tools/oci"
+)
+
+func init() {
+	register(command{"layout", "write an OCI image layout directory for an image or index", func(a []string, w io.Writer) error { return cmdMaterialize("layout", a, w) }})
+	register(command{"oci-archive", "write an OCI archive (tar of a layout) for an image or index", func(a []string, w io.Writer) error { return cmdMaterialize("oci-archive", a, w) }})
+	register(command{"docker-archive", "write a `docker load` / `podman load` archive for an image", func(a []string, w io.Writer) error { return cmdMaterialize("docker-archive", a, w) }})
+}
+
+// blobFlags say where blobs are.
+type blobFlags struct {
+	blobs, layers, layouts stringList
+}
+
+func (b *blobFlags) register(fsAdd func(v interface {
+	Set(string) error
+	String() string
+}, name, usage string)) {
+	fsAdd(&b.blobs, "blob", "a blob file (manifest, config, index, layer); its digest is computed (repeatable)")
+	fsAdd(&b.layers, "layer", "DESC.json=BLOB: a layer blob with its descriptor from 'repro layer' (repeatable)")
+	fsAdd(&b.layouts, "blobs-from", "an OCI layout directory whose blobs may be used, e.g. the base image (repeatable)")
+}
+
+func (b *blobFlags) set() (*oci.BlobSet, error) {
+	set := oci.NewBlobSet()
+	for _, p := range b.blobs {
+		d, err := fileDigest(p)
+		if err != nil {
+			return nil, err
+		}
+		set.AddFile(d, p)
+	}
+	for _, l := range b.layers {
+		descPath, blobPath, ok := strings.Cut(l, "=")
+		if !ok {
+			return nil, usagef("--layer %q: want DESCRIPTOR.json=BLOB", l)
+		}
+		d, err := oci.ReadLayerDescriptor(descPath)
+		if err != nil {
+			return nil, err
+		}
+		set.AddFile(d.Digest, blobPath)
+	}
+	for _, l := range b.layouts {
+		set.AddLayout(l)
+	}
+	return set, nil
+}
+
+func fileDigest(p string) (digest.Digest, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("reading %s: %w", p, err)
+	}
+	return digest.NewDigest(digest.SHA256, h), nil
+}
+
+func cmdMaterialize(kind string, args []string, stdout io.Writer) error {
+	fs := newFlags(kind, kind+" --descriptor DESC.json --output PATH [--blob FILE] [--layer DESC=BLOB] [--blobs-from LAYOUT] [flags]", stdout)
+	var (
+		descPath, output, refName, platform string
+		tags                                stringList
+		b                                   blobFlags
+	)
+	fs.StringVar(&descPath, "descriptor", "", "descriptor JSON of the image or index (from 'repro image' or 'repro index')")
+	fs.StringVar(&output, "output", "", "output path")
+	fs.StringVar(&refName, "ref-name", "", "name recorded in index.json (org.opencontainers.image.ref.name)")
+	if kind == "docker-archive" {
+		fs.Var(&tags, "tag", "repository:tag to load the image as (repeatable)")
+		fs.StringVar(&platform, "platform", "", "for an index: the platform to load (default: this machine's, "+runtime.GOOS+"/"+runtime.GOARCH+")")
+	}
+	b.register(func(v interface {
+		Set(string) error
+		String() string
+	}, name, usage string) { fs.Var(v, name, usage) })
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if descPath == "" || output == "" {
+		return usagef("--descriptor and --output are required")
+	}
+	d, err := oci.ReadImageDescriptor(descPath)
+	if err != nil {
+		return err
+	}
+	set, err := b.set()
+	if err != nil {
+		return err
+	}
+	root := specs.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, Platform: d.Platform}
+	switch kind {
+	case "layout":
+		return oci.WriteLayout(output, root, set, refName)
+	case "docker-archive":
+		if oci.IsIndex(root.MediaType) {
+			if root, err = selectPlatform(set, root, platform); err != nil {
+				return err
+			}
+		} else if platform != "" {
+			return usagef("--platform only applies to an index")
+		}
+		return writeArchive(output, root, set, oci.ArchiveOptions{RefName: refName, RepoTags: tags, Docker: true})
+	default:
+		return writeArchive(output, root, set, oci.ArchiveOptions{RefName: refName})
+	}
+}
+
+func writeArchive(output string, root specs.Descriptor, set *oci.BlobSet, o oci.ArchiveOptions) error {
+	f, err := atomicfile.Create(output)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	w := bufio.NewWriterSize(f, 1<<20)
+	if err := oci.WriteArchive(w, root, set, o); err != nil {
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return f.Commit()
+}
+
+// selectPlatform picks the image of an index for platform (default: the
+// machine's).
+func selectPlatform(set *oci.BlobSet, index specs.Descriptor, platform string) (specs.Descriptor, error) {
+	want := &specs.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH}
+	if platform != "" {
+		p, err := oci.ParsePlatform(platform)
+		if err != nil {
+			return index, usagef("%v", err)
+		}
+		want = p
+	}
+	data, err := set.Bytes(index.Digest)
+	if err != nil {
+		return index, err
+	}
+	var idx specs.Index
+	if err := json.Unmarshal(data, &idx); err != nil {
+		return index, fmt.Errorf("index %s: %w", index.Digest, err)
+	}
+	var have []string
+	for _, m := range idx.Manifests {
+		if m.Platform != nil && oci.IsManifest(m.MediaType) && oci.PlatformMatches(want, m.Platform) {
+			return m, nil
+		}
+		if m.Platform != nil {
+			have = append(have, oci.PlatformString(m.Platform))
+		}
+	}
+	return index, fmt.Errorf("index %s has no image for %s (it has %s)", index.Digest, oci.PlatformString(want), strings.Join(have, ", "))
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/rules-repro/rules_repro/tools/compat"
+	"github.com/rules-repro/rules_repro/tools/epoch"
+)
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// optString is a string flag that records whether it was set.
+type optString struct {
+	v   string
+	set bool
+}
+
+func (o *optString) String() string     { return o.v }
+func (o *optString) Set(v string) error { o.v, o.set = v, true; return nil }
+
+// newFlags returns a flag set whose errors are returned, not printed twice.
+func newFlags(name, usage string, stdout io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fmt.Fprintf(stdout, "Usage: repro %s\n\nFlags:\n", usage)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	return fs
+}
+
+// parse parses flags; -h prints usage and returns errHelp.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			fs.Usage()
+			return errHelp
+		}
+		return usagef("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+var errHelp = fmt.Errorf("help requested")
+
+// epochFlags are the ways to give SOURCE_DATE_EPOCH.
+type epochFlags struct {
+	value      optString
+	statusFile string
+	statusKey  string
+}
+
+func (e *epochFlags) register(fs *flag.FlagSet) {
+	fs.Var(&e.value, "source-date-epoch", "SOURCE_DATE_EPOCH: seconds since 1970-01-01T00:00:00Z (default: $SOURCE_DATE_EPOCH, else 0)")
+	fs.StringVar(&e.statusFile, "stamp-file", "", "read SOURCE_DATE_EPOCH from this Bazel workspace status file (stable-status.txt)")
+	fs.StringVar(&e.statusKey, "stamp-key", "STABLE_SOURCE_DATE_EPOCH", "key to read from --stamp-file")
+}
+
+func (e *epochFlags) get() (int64, error) {
+	switch {
+	case e.value.set && e.statusFile != "":
+		return 0, usagef("give either --source-date-epoch or --stamp-file, not both")
+	case e.value.set:
+		return epoch.Parse(e.value.v, "--source-date-epoch")
+	case e.statusFile != "":
+		return epoch.FromStatusFile(e.statusFile, e.statusKey)
+	}
+	if v, ok := os.LookupEnv("SOURCE_DATE_EPOCH"); ok {
+		return epoch.Parse(v, "environment variable SOURCE_DATE_EPOCH")
+	}
+	return epoch.Default, nil
+}
+
+// versionFlag is --compatibility-version.
+type versionFlag struct{ v int }
+
+func (c *versionFlag) register(fs *flag.FlagSet) {
+	fs.Func("compatibility-version", fmt.Sprintf("compatibility version that pins every digest-affecting behaviour (default %d, the newest; see 'repro version')", compat.Latest), func(s string) error {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return fmt.Errorf("%q is not an integer", s)
+		}
+		c.v = n
+		return nil
+	})
+}
+
+func (c *versionFlag) get() (*compat.Version, error) { return compat.Lookup(c.v) }
+
+// keyValues parses repeated KEY=VALUE flags into a map.
+func keyValues(flagName string, list []string) (map[string]string, error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	m := map[string]string{}
+	for _, s := range list {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok || k == "" {
+			return nil, usagef("--%s %q: want KEY=VALUE", flagName, s)
+		}
+		m[k] = v
+	}
+	return m, nil
+}
