@@ -188,13 +188,11 @@ func hashSource(n *node) ([]byte, error) {
 // finish resolves hard links, adds implicit parents, expands opaque
 // directories and returns the nodes in walk order.
 func (t *Tree) finish() ([]*node, error) {
+	t.dropWhiteouts()
 	if err := t.resolveHardlinks(); err != nil {
 		return nil, err
 	}
 	if err := t.addParents(); err != nil {
-		return nil, err
-	}
-	if err := t.checkWhiteouts(); err != nil {
 		return nil, err
 	}
 	if err := t.expandOpaque(); err != nil {
@@ -257,6 +255,9 @@ func (t *Tree) addParents() error {
 		child := t.nodes[p]
 		for dir := parentOf(p); dir != ""; dir = parentOf(dir) {
 			if n, ok := t.nodes[dir]; ok {
+				if n.kind == kindWhiteout {
+					return fmt.Errorf("%s deletes %q but %s adds %q below it in the same layer", n.origin, "/"+dir, child.origin, "/"+p)
+				}
 				if n.kind != kindDir {
 					return fmt.Errorf("%s: %q is below %q, which is a %s (%s)", child.origin, "/"+p, "/"+dir, n.kind, n.origin)
 				}
@@ -274,31 +275,17 @@ func (t *Tree) addParents() error {
 	return nil
 }
 
-// checkWhiteouts rejects whiteouts with children in the same layer and,
-// when the lower layers are known, drops whiteouts of paths they do not
-// have (BuildKit never emits those).
-func (t *Tree) checkWhiteouts() error {
-	for p, n := range t.nodes {
-		if n.kind != kindWhiteout {
-			continue
-		}
-		if t.opts.Lower != nil {
-			if _, ok := t.opts.Lower.entries[p]; !ok {
-				delete(t.nodes, p)
-			}
-		}
+// dropWhiteouts drops, when the lower layers are known, whiteouts of paths
+// they do not have: BuildKit never emits those.
+func (t *Tree) dropWhiteouts() {
+	if t.opts.Lower == nil {
+		return
 	}
 	for p, n := range t.nodes {
-		if n.kind == kindWhiteout {
-			continue
-		}
-		for dir := parentOf(p); dir != ""; dir = parentOf(dir) {
-			if w, ok := t.nodes[dir]; ok && w.kind == kindWhiteout {
-				return fmt.Errorf("%s deletes %q but %s adds %q below it in the same layer", w.origin, "/"+dir, n.origin, "/"+p)
-			}
+		if _, ok := t.opts.Lower.entries[p]; n.kind == kindWhiteout && !ok {
+			delete(t.nodes, p)
 		}
 	}
-	return nil
 }
 
 // expandOpaque replaces each opaque directory by explicit whiteouts of the
