@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -27,13 +28,10 @@ type blobFlags struct {
 	blobs, layers, layouts stringList
 }
 
-func (b *blobFlags) register(fsAdd func(v interface {
-	Set(string) error
-	String() string
-}, name, usage string)) {
-	fsAdd(&b.blobs, "blob", "a blob file (manifest, config, index, layer); its digest is computed (repeatable)")
-	fsAdd(&b.layers, "layer", "DESC.json=BLOB: a layer blob with its descriptor from 'repro layer' (repeatable)")
-	fsAdd(&b.layouts, "blobs-from", "an OCI layout directory whose blobs may be used, e.g. the base image (repeatable)")
+func (b *blobFlags) register(fs *flag.FlagSet) {
+	fs.Var(&b.blobs, "blob", "a blob file (manifest, config, index, layer); its digest is computed (repeatable)")
+	fs.Var(&b.layers, "layer", "DESC.json=BLOB: a layer blob with its descriptor from 'repro layer' (repeatable)")
+	fs.Var(&b.layouts, "blobs-from", "an OCI layout directory whose blobs may be used, e.g. the base image (repeatable)")
 }
 
 func (b *blobFlags) set() (*oci.BlobSet, error) {
@@ -89,10 +87,7 @@ func cmdMaterialize(kind string, args []string, stdout io.Writer) error {
 		fs.Var(&tags, "tag", "repository:tag to load the image as (repeatable)")
 		fs.StringVar(&platform, "platform", "", "for an index: the platform to load (default: this machine's, "+runtime.GOOS+"/"+runtime.GOARCH+")")
 	}
-	b.register(func(v interface {
-		Set(string) error
-		String() string
-	}, name, usage string) { fs.Var(v, name, usage) })
+	b.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
