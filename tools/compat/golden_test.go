@@ -9,11 +9,11 @@ import (
 	"strings"
 	"testing"
 
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/rules-repro/rules_repro/tools/compat"
 	"github.com/rules-repro/rules_repro/tools/image"
 	"github.com/rules-repro/rules_repro/tools/layer"
 	"github.com/rules-repro/rules_repro/tools/oci"
-	specs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // The golden matrix: for every compatibility version, fixture, compression
