@@ -220,6 +220,17 @@ func TestEndToEndValidatedByGoContainerregistry(t *testing.T) {
 	if strings.Join(cfg.Config.Entrypoint, " ") != "/app/server" || strings.Join(cfg.Config.Cmd, " ") != "--serve" {
 		t.Errorf("entrypoint/cmd %v %v", cfg.Config.Entrypoint, cfg.Config.Cmd)
 	}
+	// A base given as extracted manifest and config (no blobs) gives the
+	// same image as the base layout itself.
+	mustCLI(t, "base", "--layout", o("layout-amd64"), "--manifest-out", o("base-man.json"), "--config-out", o("base-cfg.json"))
+	viaFiles := mustCLI(t, "image", "--base-manifest", o("base-man.json"), "--base-config", o("base-cfg.json"), "--layer", o("l1z.json"),
+		"--env", "PATH=$PATH:/app", "--cmd", "--serve", "--source-date-epoch", "1700000000", "--digest-out", o("derived.digest"))
+	digestFile, _ := os.ReadFile(o("derived.digest"))
+	var derived oci.ImageDescriptor
+	oci.ReadJSON(o("img-derived.json"), &derived)
+	if strings.TrimSpace(viaFiles) != derived.Digest.String() || strings.TrimSpace(string(digestFile)) != derived.Digest.String() {
+		t.Errorf("base from manifest+config gives %s (digest file %q), base from layout %s", viaFiles, digestFile, derived.Digest)
+	}
 	// Rebuilding everything gives the same bytes.
 	again := buildChain(t)
 	for _, f := range []string{"l1.tgz", "l1.zst", "cfg-derived.json", "man-derived.json", "index.json", "index.tar", "docker.tar"} {

@@ -57,6 +57,7 @@ func cmdImage(args []string, stdout io.Writer) error {
 	fs := newFlags("image", "image [--spec IMAGE.json] [flags] --descriptor-out DESC.json", stdout)
 	var (
 		specPath, configOut, manifestOut, descOut string
+		digestOut                                 string
 		base                                      image.BaseSpec
 		layers, entrypoint, cmd, env, labels      stringList
 		expose, volumes, annotations              stringList
@@ -86,6 +87,7 @@ func cmdImage(args []string, stdout io.Writer) error {
 	fs.StringVar(&configOut, "config-out", "", "write the config blob here")
 	fs.StringVar(&manifestOut, "manifest-out", "", "write the manifest blob here")
 	fs.StringVar(&descOut, "descriptor-out", "", "write the image descriptor JSON here (digest, size, platform, layers)")
+	fs.StringVar(&digestOut, "digest-out", "", "write the manifest digest (sha256:...) here")
 	ep.register(fs)
 	ver.register(fs)
 	if err := parse(fs, args); err != nil {
@@ -173,6 +175,9 @@ func cmdImage(args []string, stdout io.Writer) error {
 	if err := out.add(descOut, desc); err != nil {
 		return err
 	}
+	if err := out.add(digestOut, []byte(res.Descriptor.Digest.String()+"\n")); err != nil {
+		return err
+	}
 	if err := out.commit(); err != nil {
 		return err
 	}
@@ -198,6 +203,7 @@ func cmdIndex(args []string, stdout io.Writer) error {
 	var (
 		images, annotations stringList
 		indexOut, descOut   string
+		digestOut           string
 		ep                  epochFlags
 		ver                 versionFlag
 	)
@@ -205,6 +211,7 @@ func cmdIndex(args []string, stdout io.Writer) error {
 	fs.Var(&annotations, "annotation", "KEY=VALUE index annotation (repeatable)")
 	fs.StringVar(&indexOut, "index-out", "", "write the index blob here")
 	fs.StringVar(&descOut, "descriptor-out", "", "write the index descriptor JSON here")
+	fs.StringVar(&digestOut, "digest-out", "", "write the index digest (sha256:...) here")
 	ep.register(fs)
 	ver.register(fs)
 	if err := parse(fs, args); err != nil {
@@ -247,6 +254,9 @@ func cmdIndex(args []string, stdout io.Writer) error {
 		return err
 	}
 	if err := out.add(descOut, desc); err != nil {
+		return err
+	}
+	if err := out.add(digestOut, []byte(res.Descriptor.Digest.String()+"\n")); err != nil {
 		return err
 	}
 	if err := out.commit(); err != nil {
