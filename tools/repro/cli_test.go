@@ -224,6 +224,8 @@ func TestEndToEndValidatedByGoContainerregistry(t *testing.T) {
 	// same image as the base layout itself.
 	mustCLI(t, "base", "--layout", o("layout-amd64"), "--manifest-out", o("base-man.json"), "--config-out", o("base-cfg.json"))
 	viaFiles := mustCLI(t, "image", "--base-manifest", o("base-man.json"), "--base-config", o("base-cfg.json"), "--layer", o("l1z.json"),
+		"--env", "PATH=$PATH:/app", "--cmd", "--serve", "--source-date-epoch", "1700000000")
+	mustCLI(t, "image", "--base-manifest", o("base-man.json"), "--base-config", o("base-cfg.json"), "--layer", o("l1z.json"),
 		"--env", "PATH=$PATH:/app", "--cmd", "--serve", "--source-date-epoch", "1700000000", "--digest-out", o("derived.digest"))
 	digestFile, _ := os.ReadFile(o("derived.digest"))
 	var derived oci.ImageDescriptor

@@ -181,7 +181,9 @@ func cmdImage(args []string, stdout io.Writer) error {
 	if err := out.commit(); err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, res.Descriptor.Digest)
+	if descOut == "" && digestOut == "" {
+		fmt.Fprintln(stdout, res.Descriptor.Digest)
+	}
 	return nil
 }
 
@@ -262,6 +264,8 @@ func cmdIndex(args []string, stdout io.Writer) error {
 	if err := out.commit(); err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, res.Descriptor.Digest)
+	if descOut == "" && digestOut == "" {
+		fmt.Fprintln(stdout, res.Descriptor.Digest)
+	}
 	return nil
 }

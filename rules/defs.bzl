@@ -1,0 +1,9 @@
+"""Public API: every rule of rules_repro in one file. Everything outside rules/*.bzl may change without notice."""
+
+load("//rules:image.bzl", _repro_image = "repro_image")
+load("//rules:index.bzl", _repro_index = "repro_index")
+load("//rules:layer.bzl", _repro_layer = "repro_layer")
+
+repro_image = _repro_image
+repro_index = _repro_index
+repro_layer = _repro_layer

@@ -1,0 +1,87 @@
+"""Helpers shared by the rules: stamping, compatibility version, paths."""
+
+load("@rules_repro_features//:features.bzl", "ACTION_TOOLCHAIN_PARAM")
+load("//rules/private:settings.bzl", "SettingInfo")
+load("//rules/private:toolchain.bzl", "TOOLCHAIN_TYPE", "repro_tool")
+
+COMPRESSIONS = ["gzip", "zstd", "none"]
+
+COMMON_ATTRS = {
+    "compatibility_version": attr.int(
+        doc = "Compatibility version that pins every digest-affecting behaviour (see docs/compatibility.md). " +
+              "0 uses the `@rules_repro//rules/settings:compatibility_version` flag (default 1).",
+        default = 0,
+    ),
+    "stamp": attr.int(
+        doc = "Whether SOURCE_DATE_EPOCH comes from the workspace status: 1 always, 0 never (epoch 0), " +
+              "-1 when Bazel runs with `--stamp`. The key is `STABLE_SOURCE_DATE_EPOCH` unless the " +
+              "`@rules_repro//rules/settings:source_date_epoch_key` flag says otherwise.",
+        default = -1,
+        values = [-1, 0, 1],
+    ),
+    "_stamp_flag": attr.label(default = Label("//rules/private:stamp")),
+    "_compatibility_version_flag": attr.label(default = Label("//rules/settings:compatibility_version")),
+    "_source_date_epoch_key_flag": attr.label(default = Label("//rules/settings:source_date_epoch_key")),
+}
+
+def compatibility_version(ctx):
+    """The compatibility version of a rule: its attribute, else the flag."""
+    v = ctx.attr.compatibility_version
+    if v == 0:
+        v = ctx.attr._compatibility_version_flag[SettingInfo].value
+    if v < 0:
+        fail("%s: compatibility_version must be positive, got %d" % (ctx.label, v))
+    return v
+
+def add_epoch_args(ctx, args, inputs):
+    """Adds the SOURCE_DATE_EPOCH arguments (and the status file input when stamping)."""
+    stamp = ctx.attr.stamp == 1 or (ctx.attr.stamp == -1 and ctx.attr._stamp_flag[SettingInfo].value)
+    if stamp:
+        args.add("--stamp-file", ctx.version_file)
+        args.add("--stamp-key", ctx.attr._source_date_epoch_key_flag[SettingInfo].value)
+        inputs.append(ctx.version_file)
+    else:
+        # Unstamped builds use a fixed epoch so they stay cacheable.
+        args.add("--source-date-epoch", "0")
+
+def stable_label(label):
+    """A label as text that is the same under WORKSPACE and bzlmod, in any repository name.
+
+    str(label) gives "//pkg:name" in some Bazel versions and "@@//pkg:name"
+    in others, which would change history entries (and digests) between
+    Bazel versions.
+    """
+    return "//%s:%s" % (label.package, label.name)
+
+def normalize_path(path, what):
+    """Normalizes an image path to "/a/b" form; fails on escapes and empty names."""
+    if not path:
+        fail("%s: empty path" % what)
+    parts = []
+    for p in path.split("/"):
+        if p == "" or p == ".":
+            continue
+        if p == "..":
+            if not parts:
+                fail("%s: path %r escapes the image root" % (what, path))
+            parts.pop()
+            continue
+        parts.append(p)
+    return "/" + "/".join(parts)
+
+def param_args(ctx):
+    """An Args object that goes through a params file."""
+    args = ctx.actions.args()
+    args.use_param_file("@%s", use_always = True)
+    args.set_param_file_format("multiline")
+    return args
+
+def run_repro(ctx, **kwargs):
+    """Runs the repro helper from the resolved toolchain.
+
+    Bazel 7 and later want to know which toolchain an action's tool comes
+    from (automatic exec groups); Bazel 4 has no such parameter.
+    """
+    if ACTION_TOOLCHAIN_PARAM:
+        kwargs["toolchain"] = TOOLCHAIN_TYPE
+    ctx.actions.run(executable = repro_tool(ctx), **kwargs)

@@ -1,0 +1,277 @@
+"""Implementation of repro_image."""
+
+load("//rules/private:common.bzl", "COMMON_ATTRS", "COMPRESSIONS", "add_epoch_args", "compatibility_version", "param_args", "run_repro", "stable_label")
+load("//rules/private:layer.bzl", "build_layer")
+load("//rules/private:settings.bzl", "SettingInfo")
+load("//rules/private:toolchain.bzl", "TOOLCHAIN_TYPE")
+load("//rules/private/providers:image_info.bzl", "ImageInfo")
+load("//rules/private/providers:layer_info.bzl", "LayerInfo")
+
+def layout_dir_of(ctx, target, what):
+    """The directory of an OCI layout given as a target (a tree artifact, or files including index.json)."""
+    files = target[DefaultInfo].files.to_list()
+    if len(files) == 1 and files[0].is_directory:
+        return files[0], files
+    for f in files:
+        if f.basename == "index.json":
+            return None, files
+    fail("%s: %s %s is not an image: it provides neither ImageInfo (repro_image, repro_pull) nor an OCI layout (a directory with index.json)" % (ctx.label, what, target.label))
+
+def _index_json_dir(files):
+    for f in files:
+        if f.basename == "index.json":
+            return f.dirname
+    return None
+
+def resolve_base(ctx, platform):
+    """Returns (ImageInfo of the base or None, extra inputs) for ctx.attr.base."""
+    base = ctx.attr.base
+    if not base:
+        return None
+    if ImageInfo in base:
+        return base[ImageInfo]
+    directory, files = layout_dir_of(ctx, base, "base")
+    layout_path = directory.path if directory else _index_json_dir(files)
+
+    # Read the base's manifest and config once; image assembly then needs
+    # only these two small files.
+    manifest = ctx.actions.declare_file(ctx.label.name + ".base.manifest.json")
+    config = ctx.actions.declare_file(ctx.label.name + ".base.config.json")
+    args = param_args(ctx)
+    args.add("base")
+    args.add("--layout", layout_path)
+    if platform:
+        args.add("--platform", platform)
+    args.add("--manifest-out", manifest)
+    args.add("--config-out", config)
+    run_repro(
+        ctx,
+        arguments = [args],
+        inputs = files,
+        outputs = [manifest, config],
+        mnemonic = "ReproBase",
+        progress_message = "Reading base image %s for %s" % (base.label, ctx.label),
+    )
+    return ImageInfo(
+        manifest = manifest,
+        config = config,
+        descriptor = None,
+        digest = None,
+        platform = platform,
+        blobs = depset(),
+        blob_files = depset(files if not directory else []),
+        layouts = depset([directory] if directory else []),
+        compatibility_version = None,
+        base_name = "",
+    )
+
+def target_platform(ctx):
+    """The image platform: the platform attribute, else the target platform's os/cpu."""
+    if ctx.attr.platform:
+        return ctx.attr.platform
+    p = ctx.attr._target_platform[SettingInfo].value
+    if not p:
+        fail("%s: cannot tell the image platform from the target platform's constraints; set platform = \"linux/amd64\" (or another os/arch)" % ctx.label)
+    return p
+
+def _blob_args(args, descriptor, blobs, blob_files, layouts, extra_blobs):
+    args.add("--descriptor", descriptor)
+    args.add_all(extra_blobs, before_each = "--blob")
+    args.add_all(blob_files, before_each = "--blob")
+    args.add_all(["%s=%s" % (b.descriptor.path, b.blob.path) for b in blobs.to_list()], before_each = "--layer")
+    args.add_all(layouts, before_each = "--blobs-from", expand_directories = False)
+
+def materialize(ctx, name, descriptor, blobs, blob_files, layouts, extra_blobs, repo_tags = [], materialize_docker = True):
+    """Declares the layout, OCI archive and docker archive actions. Returns (layout, oci_archive, docker_archive or None)."""
+    inputs = depset(
+        [descriptor] + extra_blobs,
+        transitive = [blob_files, layouts, depset([b.descriptor for b in blobs.to_list()] + [b.blob for b in blobs.to_list()])],
+    )
+    outputs = []
+    kinds = [
+        ("layout", ctx.actions.declare_directory(name), "ReproLayout"),
+        ("oci-archive", ctx.actions.declare_file(name + ".tar"), "ReproOciArchive"),
+    ]
+    if materialize_docker:
+        kinds.append(("docker-archive", ctx.actions.declare_file(name + ".docker.tar"), "ReproDockerArchive"))
+    for kind, out, mnemonic in kinds:
+        args = param_args(ctx)
+        args.add(kind)
+        _blob_args(args, descriptor, blobs, blob_files, layouts, extra_blobs)
+        args.add("--output", out.path)
+        if kind == "docker-archive":
+            args.add_all(repo_tags, before_each = "--tag")
+        run_repro(
+            ctx,
+            arguments = [args],
+            inputs = inputs,
+            outputs = [out],
+            mnemonic = mnemonic,
+            progress_message = "Writing %s of %s" % (kind, ctx.label),
+        )
+        outputs.append(out)
+    if not materialize_docker:
+        outputs.append(None)
+    return outputs
+
+def _image_impl(ctx):
+    version = compatibility_version(ctx)
+    platform = target_platform(ctx)
+    base = resolve_base(ctx, platform)
+
+    layers = []
+    for t in ctx.attr.layers:
+        info = t[LayerInfo]
+        if info.compatibility_version != version:
+            fail("%s: layer %s is encoded under compatibility version %d but the image uses %d; set the same compatibility_version on both" % (ctx.label, t.label, info.compatibility_version, version))
+        layers.append(struct(info = info, created_by = stable_label(t.label)))
+    for i, tar in enumerate(ctx.files.tars):
+        name = "%s.tars_%d" % (ctx.label.name, i)
+        info = build_layer(ctx, name, [{"type": "tar", "source": tar.path}], [tar], ctx.attr.compression, ctx.attr.compression_level, None, "%s tars[%d]" % (stable_label(ctx.label), i))
+        layers.append(struct(info = info, created_by = "%s tars[%d]" % (stable_label(ctx.label), i)))
+    if not layers and not base:
+        fail("%s: an image needs a base or at least one layer" % ctx.label)
+
+    spec = {
+        "layers": [{"descriptor": l.info.descriptor.path, "created_by": l.created_by} for l in layers],
+        "platform": platform,
+    }
+    inputs = [l.info.descriptor for l in layers]
+    if base:
+        spec["base"] = {"manifest": base.manifest.path, "config": base.config.path}
+        if base.base_name:
+            spec["base"]["name"] = base.base_name
+        inputs += [base.manifest, base.config]
+    if ctx.attr.entrypoint:
+        spec["entrypoint"] = ctx.attr.entrypoint
+    if ctx.attr.cmd:
+        spec["cmd"] = ctx.attr.cmd
+    if ctx.attr.env:
+        spec["env"] = ["%s=%s" % (k, v) for k, v in ctx.attr.env.items()]
+    if ctx.attr.workdir:
+        spec["workdir"] = ctx.attr.workdir
+    if ctx.attr.user:
+        spec["user"] = ctx.attr.user
+    if ctx.attr.labels:
+        spec["labels"] = ctx.attr.labels
+    if ctx.attr.exposed_ports:
+        spec["exposed_ports"] = ctx.attr.exposed_ports
+    if ctx.attr.volumes:
+        spec["volumes"] = ctx.attr.volumes
+    if ctx.attr.stop_signal:
+        spec["stop_signal"] = ctx.attr.stop_signal
+    if ctx.attr.annotations:
+        spec["annotations"] = ctx.attr.annotations
+
+    spec_file = ctx.actions.declare_file(ctx.label.name + ".image.json")
+    ctx.actions.write(spec_file, json.encode(spec))
+    config = ctx.actions.declare_file(ctx.label.name + ".config.json")
+    manifest = ctx.actions.declare_file(ctx.label.name + ".manifest.json")
+    descriptor = ctx.actions.declare_file(ctx.label.name + ".descriptor.json")
+    digest = ctx.actions.declare_file(ctx.label.name + ".digest")
+    args = param_args(ctx)
+    args.add("image")
+    args.add("--spec", spec_file)
+    args.add("--compatibility-version", str(version))
+    args.add("--config-out", config)
+    args.add("--manifest-out", manifest)
+    args.add("--descriptor-out", descriptor)
+    args.add("--digest-out", digest)
+    all_inputs = [spec_file] + inputs
+    add_epoch_args(ctx, args, all_inputs)
+
+    # Only descriptors, the base's manifest and config, and the spec: no
+    # layer bytes. This is what lets remote builds skip downloading layers.
+    run_repro(
+        ctx,
+        arguments = [args],
+        inputs = all_inputs,
+        outputs = [config, manifest, descriptor, digest],
+        mnemonic = "ReproImage",
+        progress_message = "Assembling image %s" % ctx.label,
+    )
+
+    own = depset([struct(descriptor = l.info.descriptor, blob = l.info.blob) for l in layers])
+    blobs = depset(transitive = [own, base.blobs]) if base else own
+    blob_files = base.blob_files if base else depset()
+    layouts = base.layouts if base else depset()
+    layout, oci_archive, docker_archive = materialize(ctx, ctx.label.name, descriptor, blobs, blob_files, layouts, [manifest, config], ctx.attr.repo_tags)
+    info = ImageInfo(
+        manifest = manifest,
+        config = config,
+        descriptor = descriptor,
+        digest = digest,
+        platform = platform,
+        blobs = blobs,
+        blob_files = blob_files,
+        layouts = layouts,
+        compatibility_version = version,
+        base_name = "",
+    )
+    return [
+        DefaultInfo(files = depset([layout])),
+        info,
+        OutputGroupInfo(
+            oci_archive = depset([oci_archive]),
+            docker_archive = depset([docker_archive]),
+            digest = depset([digest]),
+            descriptor = depset([descriptor]),
+            manifest = depset([manifest]),
+            config = depset([config]),
+        ),
+    ]
+
+IMAGE_ATTRS = {
+    "base": attr.label(
+        doc = "Base image: a repro_image, a pinned base from the lockfile (repro_pull), or an OCI layout (a directory, or files including index.json). Without it the image starts from scratch.",
+    ),
+    "layers": attr.label_list(doc = "Layers added on top of the base, bottom first (repro_layer targets).", providers = [LayerInfo]),
+    "tars": attr.label_list(
+        doc = "Tar archives added as layers after `layers`, one layer each, compressed with `compression`.",
+        allow_files = [".tar", ".tar.gz", ".tgz", ".tar.zst", ".tzst"],
+    ),
+    "compression": attr.string(doc = "Compression of the layers made from `tars`: gzip, zstd or none.", default = "gzip", values = COMPRESSIONS),
+    "compression_level": attr.int(doc = "Compression level for `tars` (gzip 0-9, zstd 1-22); -1 for the default.", default = -1),
+    "entrypoint": attr.string_list(doc = "Entrypoint, one element per argument. Setting it clears the base's cmd, as in a Dockerfile."),
+    "cmd": attr.string_list(doc = "Default arguments (cmd)."),
+    "env": attr.string_dict(doc = "Environment, merged with the base's by key, in order. `$VAR` and `${VAR}` expand to the value so far (`$$` is a literal `$`), so `{\"PATH\": \"$PATH:/app\"}` extends the base's PATH."),
+    "workdir": attr.string(doc = "Working directory."),
+    "user": attr.string(doc = "User (name, UID, or UID:GID)."),
+    "labels": attr.string_dict(doc = "Config labels, merged with the base's."),
+    "exposed_ports": attr.string_list(doc = "Exposed ports, `PORT` or `PORT/tcp|udp|sctp`."),
+    "volumes": attr.string_list(doc = "Volume paths."),
+    "stop_signal": attr.string(doc = "Stop signal, for example `SIGTERM`."),
+    "annotations": attr.string_dict(doc = "Manifest annotations. `org.opencontainers.image.created` is set to SOURCE_DATE_EPOCH unless given here."),
+    "platform": attr.string(doc = "`os/arch[/variant]`. Default: the target platform (so a platform transition, as in repro_index, builds each architecture)."),
+    "repo_tags": attr.string_list(doc = "Tags recorded in the docker archive (output group `docker_archive`), for example `[\"example.com/app:latest\"]`."),
+    "_target_platform": attr.label(default = Label("//rules/private:target_platform")),
+}
+
+repro_image = rule(
+    implementation = _image_impl,
+    doc = """\
+A reproducible OCI image.
+
+The default output is an OCI image layout directory. Output groups:
+`oci_archive` (a tar of the layout), `docker_archive` (for `docker load` or
+`podman load`), `digest` (the manifest digest as text), `descriptor`,
+`manifest` and `config`. The manifest and digest are computed from layer
+descriptors only; layouts and archives are separate actions.
+
+```starlark
+load("@rules_repro//rules:image.bzl", "repro_image")
+
+repro_image(
+    name = "image",
+    base = "@distroless_static",
+    layers = [":app_layer"],
+    entrypoint = ["/app/server"],
+    env = {"PATH": "$PATH:/app"},
+    exposed_ports = ["8080"],
+    user = "65532",
+)
+```
+""",
+    attrs = dict(IMAGE_ATTRS, **COMMON_ATTRS),
+    toolchains = [TOOLCHAIN_TYPE],
+)

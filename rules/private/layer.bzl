@@ -1,0 +1,252 @@
+"""Implementation of repro_layer."""
+
+load("//rules/private:common.bzl", "COMMON_ATTRS", "COMPRESSIONS", "add_epoch_args", "compatibility_version", "normalize_path", "param_args", "run_repro", "stable_label")
+load("//rules/private:toolchain.bzl", "TOOLCHAIN_TYPE")
+load("//rules/private/providers:image_info.bzl", "ImageInfo")
+load("//rules/private/providers:layer_info.bzl", "LayerInfo")
+
+_EXTENSIONS = {"gzip": ".tar.gz", "zstd": ".tar.zst", "none": ".tar"}
+
+def _parse_owner(value, what):
+    parts = value.split(":")
+    if len(parts) not in (2, 4) or not parts[0].isdigit() or not parts[1].isdigit():
+        fail("%s: owner %r must be \"UID:GID\" or \"UID:GID:USER:GROUP\", for example \"1000:1000\"" % (what, value))
+    owner = {"uid": int(parts[0]), "gid": int(parts[1])}
+    if len(parts) == 4:
+        owner["uname"] = parts[2]
+        owner["gname"] = parts[3]
+    return owner
+
+def _check_mode(value, what):
+    if not value or len(value) > 5 or [c for c in value.elems() if c not in "01234567"]:
+        fail("%s: mode %r must be an octal string such as \"0755\"" % (what, value))
+    return value
+
+def _runfiles_path(ctx, f):
+    """Where a runfile lives inside a binary's runfiles tree."""
+    if f.short_path.startswith("../"):
+        return f.short_path[3:]
+    return ctx.workspace_name + "/" + f.short_path
+
+def _package_relative(ctx, f):
+    pkg = ctx.label.package
+    if pkg and f.short_path.startswith(pkg + "/"):
+        return f.short_path[len(pkg) + 1:]
+    if f.short_path.startswith("../"):
+        return f.short_path[3:]
+    return f.short_path
+
+def build_layer(ctx, name, entries, inputs, compression, compression_level, lower, created_by):
+    """Runs `repro layer` for a list of spec entries; returns LayerInfo."""
+    version = compatibility_version(ctx)
+    if compression not in COMPRESSIONS:
+        fail("%s: compression %r: want one of %s" % (ctx.label, compression, ", ".join(COMPRESSIONS)))
+    spec = ctx.actions.declare_file(name + ".spec.json")
+    ctx.actions.write(spec, json.encode({"entries": entries}))
+    blob = ctx.actions.declare_file(name + _EXTENSIONS[compression])
+    descriptor = ctx.actions.declare_file(name + ".json")
+    args = param_args(ctx)
+    args.add("layer")
+    args.add("--spec", spec)
+    args.add("--output", blob)
+    args.add("--descriptor", descriptor)
+    args.add("--compression", compression)
+    if compression_level >= 0:
+        args.add("--compression-level", str(compression_level))
+    args.add("--compatibility-version", str(version))
+    args.add("--created-by", created_by)
+    all_inputs = [spec] + inputs
+    add_epoch_args(ctx, args, all_inputs)
+    lower_files = list(lower or [])
+    args.add_all(lower_files, before_each = "--lower")
+    run_repro(
+        ctx,
+        arguments = [args],
+        inputs = depset(all_inputs + lower_files),
+        outputs = [blob, descriptor],
+        mnemonic = "ReproLayer",
+        progress_message = "Building layer %s" % ctx.label,
+    )
+    return LayerInfo(blob = blob, descriptor = descriptor, compatibility_version = version)
+
+def base_layer_blobs(ctx, base):
+    """The layer blobs of a base image, bottom first, for --lower."""
+    info = base[ImageInfo]
+    blobs = [s.blob for s in info.blobs.to_list()] + info.blob_files.to_list()
+    if info.layouts.to_list():
+        fail("%s: base %s is an OCI layout; its layers cannot be listed for opaque directories yet. Use a base built by repro_image or pinned with repro_pull." % (ctx.label, base.label))
+    return blobs
+
+def _declare(state, path, what):
+    if path in state.declared:
+        fail("%s: %s and %s both declare %s; a path can be declared once" % (state.label, state.declared[path], what, path))
+    state.declared[path] = what
+
+def _file_entry(state, path, f, what):
+    _declare(state, path, what)
+    if f.is_directory:
+        state.entries.append({"type": "tree", "path": path, "source": f.path})
+    else:
+        state.entries.append({"type": "file", "path": path, "source": f.path})
+    state.inputs.append(f)
+
+def _entry_for(state, path, what):
+    """The declared entry at path, or a new directory entry if path is a parent of one."""
+    for e in state.entries:
+        if e.get("path") == path and e["type"] != "tar":
+            return e
+    for e in state.entries:
+        if e.get("path", "").startswith(path + "/") and e["type"] != "tar":
+            d = {"type": "dir", "path": path}
+            state.entries.append(d)
+            return d
+    fail("%s: %s: %s is not a path this layer declares (files, srcs, directories, symlinks), nor a parent of one" % (state.label, what, path))
+
+def layer_entries(ctx):
+    """The spec entries and inputs of a repro_layer, checked at analysis time."""
+    state = struct(label = ctx.label, entries = [], inputs = [], declared = {})
+    for target, dest in ctx.attr.files.items():
+        what = "files[%s]" % target.label
+        dest = normalize_path(dest, "%s: %s" % (ctx.label, what))
+        files = target[DefaultInfo].files.to_list()
+        if not files:
+            fail("%s: %s provides no files" % (ctx.label, what))
+        if len(files) == 1:
+            _file_entry(state, dest, files[0], what)
+        else:
+            for f in files:
+                _file_entry(state, dest + "/" + f.basename, f, "%s (%s)" % (what, f.short_path))
+        runfiles = target[DefaultInfo].default_runfiles
+        if ctx.attr.include_runfiles and runfiles:
+            root = dest + ".runfiles/"
+            for f in runfiles.files.to_list():
+                if f not in files:
+                    _file_entry(state, root + _runfiles_path(ctx, f), f, "runfiles of %s" % target.label)
+            for link in runfiles.symlinks.to_list():
+                _file_entry(state, root + ctx.workspace_name + "/" + link.path, link.target_file, "runfiles symlink of %s" % target.label)
+            for link in runfiles.root_symlinks.to_list():
+                _file_entry(state, root + link.path, link.target_file, "runfiles root symlink of %s" % target.label)
+
+    prefix = normalize_path(ctx.attr.prefix, "%s: prefix" % ctx.label) if ctx.attr.prefix else ""
+    for f in ctx.files.srcs:
+        path = normalize_path(prefix + "/" + _package_relative(ctx, f), "%s: srcs" % ctx.label)
+        _file_entry(state, path, f, "srcs (%s)" % f.short_path)
+
+    for d in ctx.attr.directories:
+        path = normalize_path(d, "%s: directories" % ctx.label)
+        _declare(state, path, "directories[%r]" % d)
+        state.entries.append({"type": "dir", "path": path})
+
+    for link, target in ctx.attr.symlinks.items():
+        path = normalize_path(link, "%s: symlinks" % ctx.label)
+        if not target:
+            fail("%s: symlink %s has an empty target" % (ctx.label, link))
+        _declare(state, path, "symlinks[%r]" % link)
+        state.entries.append({"type": "symlink", "path": path, "target": target})
+
+    for w in ctx.attr.whiteouts:
+        path = normalize_path(w, "%s: whiteouts" % ctx.label)
+        _declare(state, path, "whiteouts[%r]" % w)
+        state.entries.append({"type": "whiteout", "path": path})
+
+    for o in ctx.attr.opaque_directories:
+        path = normalize_path(o, "%s: opaque_directories" % ctx.label)
+        _declare(state, path, "opaque_directories[%r]" % o)
+        state.entries.append({"type": "opaque", "path": path})
+
+    for t in ctx.files.tars:
+        state.entries.append({"type": "tar", "source": t.path})
+        state.inputs.append(t)
+
+    # Per-path modes and owners apply to declared entries; a path that is
+    # only a parent of declared entries becomes a declared directory.
+    for path, mode in ctx.attr.modes.items():
+        e = _entry_for(state, normalize_path(path, "%s: modes" % ctx.label), "modes[%r]" % path)
+        if e["type"] in ("whiteout", "tree"):
+            fail("%s: modes[%r]: a %s entry has no mode of its own" % (ctx.label, path, e["type"]))
+        e["mode"] = _check_mode(mode, "%s: modes[%r]" % (ctx.label, path))
+    if ctx.attr.owner:
+        owner = _parse_owner(ctx.attr.owner, "%s: owner" % ctx.label)
+        for e in state.entries:
+            if e["type"] not in ("whiteout", "tar", "opaque"):
+                e.update(owner)
+    for path, owner in ctx.attr.owners.items():
+        e = _entry_for(state, normalize_path(path, "%s: owners" % ctx.label), "owners[%r]" % path)
+        if e["type"] == "whiteout":
+            fail("%s: owners[%r]: a whiteout has no owner" % (ctx.label, path))
+        e.update(_parse_owner(owner, "%s: owners[%r]" % (ctx.label, path)))
+
+    if not state.entries:
+        fail("%s: the layer is empty; give files, srcs, directories, symlinks, tars or whiteouts" % ctx.label)
+    return state.entries, state.inputs
+
+def _layer_impl(ctx):
+    entries, inputs = layer_entries(ctx)
+    lower = base_layer_blobs(ctx, ctx.attr.base) if ctx.attr.base else None
+    info = build_layer(ctx, ctx.label.name, entries, inputs, ctx.attr.compression, ctx.attr.compression_level, lower, stable_label(ctx.label))
+    return [
+        DefaultInfo(files = depset([info.blob])),
+        info,
+        OutputGroupInfo(descriptor = depset([info.descriptor])),
+    ]
+
+LAYER_ATTRS = {
+    "files": attr.label_keyed_string_dict(
+        doc = "Files to place in the image: label → path. A label with one file goes to exactly that path; " +
+              "a label with several files (or a directory) goes into that directory. Executables keep their executable bit " +
+              "(0755; other files 0644).",
+        allow_files = True,
+    ),
+    "srcs": attr.label_list(
+        doc = "Files placed under `prefix`, at their path relative to this package (files of other packages at their workspace path).",
+        allow_files = True,
+    ),
+    "prefix": attr.string(doc = "Image directory for `srcs`, for example `/app`. Default: the root."),
+    "include_runfiles": attr.bool(
+        doc = "Also add the runfiles of each `files` target, as `PATH.runfiles/WORKSPACE/...` next to it, so a binary finds its data at run time.",
+        default = False,
+    ),
+    "directories": attr.string_list(doc = "Empty directories to create, for example `[\"/var/lib/app\"]` (0755 unless `modes` says otherwise)."),
+    "symlinks": attr.string_dict(doc = "Symbolic links: path → target, for example `{\"/usr/bin/app\": \"/app/server\"}`. The target is kept verbatim."),
+    "tars": attr.label_list(
+        doc = "Tar archives (plain, gzip or zstd) whose entries are merged into the layer. Their metadata is kept and times are clamped to SOURCE_DATE_EPOCH.",
+        allow_files = [".tar", ".tar.gz", ".tgz", ".tar.zst", ".tzst"],
+    ),
+    "whiteouts": attr.string_list(doc = "Paths of the base image to delete, for example `[\"/etc/apt/sources.list\"]`."),
+    "opaque_directories": attr.string_list(doc = "Directories of the base image whose contents this layer replaces entirely. Needs `base` to know what to delete."),
+    "modes": attr.string_dict(doc = "Octal modes by path, for example `{\"/var/lib/app\": \"0700\", \"/app/server\": \"0755\"}`."),
+    "owners": attr.string_dict(doc = "Owners by path: `\"UID:GID\"` or `\"UID:GID:USER:GROUP\"`, for example `{\"/var/lib/app\": \"1000:1000\"}`."),
+    "owner": attr.string(doc = "Owner of every declared entry, `\"UID:GID\"` or `\"UID:GID:USER:GROUP\"` (default 0:0); `owners` overrides it per path."),
+    "base": attr.label(
+        doc = "Optional base image the layer goes on. Parent directories then keep the base's mode and owner (so adding a file under `/tmp` keeps it 1777) and `opaque_directories` can be expanded. Costs reading the base's layers.",
+        providers = [ImageInfo],
+    ),
+    "compression": attr.string(doc = "gzip, zstd or none.", default = "gzip", values = COMPRESSIONS),
+    "compression_level": attr.int(doc = "Compression level (gzip 0-9, zstd 1-22); -1 for the default.", default = -1),
+}
+
+repro_layer = rule(
+    implementation = _layer_impl,
+    doc = """\
+A reproducible image layer built from declared inputs.
+
+The layer's tar is normalized (sorted walk order, owner 0:0 unless declared,
+SOURCE_DATE_EPOCH times, USTAR headers) and is byte-identical to what
+BuildKit exports with `rewrite-timestamp` for the same tree.
+
+```starlark
+load("@rules_repro//rules:layer.bzl", "repro_layer")
+
+repro_layer(
+    name = "app_layer",
+    files = {"//app:server": "/app/server"},
+    directories = ["/var/lib/app"],
+    symlinks = {"/usr/local/bin/server": "/app/server"},
+    modes = {"/var/lib/app": "0700"},
+    owners = {"/var/lib/app": "1000:1000"},
+)
+```
+""",
+    attrs = dict(LAYER_ATTRS, **COMMON_ATTRS),
+    toolchains = [TOOLCHAIN_TYPE],
+)
