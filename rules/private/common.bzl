@@ -34,12 +34,17 @@ def compatibility_version(ctx):
     return v
 
 def add_epoch_args(ctx, args, inputs):
-    """Adds the SOURCE_DATE_EPOCH arguments (and the status file input when stamping)."""
+    """Adds the SOURCE_DATE_EPOCH arguments (and the status file input when stamping).
+
+    The key is read from ctx.info_file (stable-status.txt): a STABLE_ key
+    changes only when its value changes, so stamped builds stay cacheable.
+    ctx.version_file holds the volatile keys such as BUILD_TIMESTAMP.
+    """
     stamp = ctx.attr.stamp == 1 or (ctx.attr.stamp == -1 and ctx.attr._stamp_flag[SettingInfo].value)
     if stamp:
-        args.add("--stamp-file", ctx.version_file)
+        args.add("--stamp-file", ctx.info_file)
         args.add("--stamp-key", ctx.attr._source_date_epoch_key_flag[SettingInfo].value)
-        inputs.append(ctx.version_file)
+        inputs.append(ctx.info_file)
     else:
         # Unstamped builds use a fixed epoch so they stay cacheable.
         args.add("--source-date-epoch", "0")
