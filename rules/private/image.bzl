@@ -101,6 +101,9 @@ def materialize(ctx, name, descriptor, blobs, blob_files, layouts, extra_blobs, 
         args.add("--output", out.path)
         if kind == "docker-archive":
             args.add_all(repo_tags, before_each = "--tag")
+        else:
+            # Tools such as umoci address an image in a layout by this name.
+            args.add("--ref-name", "latest")
         run_repro(
             ctx,
             arguments = [args],
