@@ -194,8 +194,18 @@ func (t *Tree) addEntry(e *Entry, where string) error {
 // modes are normalized to 0755 for directories and executables, 0644 for
 // other files, so that a checkout's umask or a build tool's read-only
 // outputs do not leak into the layer.
+//
+// Symlinks are followed: in Bazel's sandbox every file of an input
+// directory is a symlink to the real file, so a link stands for its target.
 func (t *Tree) addTree(dir, prefix string, tmpl *node, origin string) error {
-	return walkDir(dir, func(rel string, fi fs.FileInfo) error {
+	return walkDir(dir, true, func(rel string, fi fs.FileInfo) error {
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			target, err := os.Stat(filepath.Join(dir, rel))
+			if err != nil {
+				return fmt.Errorf("%s: %s: %w", origin, rel, err)
+			}
+			fi = target
+		}
 		p := rel
 		if prefix != "" {
 			p = prefix + "/" + rel
@@ -211,14 +221,8 @@ func (t *Tree) addTree(dir, prefix string, tmpl *node, origin string) error {
 			if m.Perm()&0o111 != 0 {
 				n.mode = 0o755
 			}
-		case m&fs.ModeSymlink != 0:
-			target, err := os.Readlink(full)
-			if err != nil {
-				return fmt.Errorf("%s: %w", origin, err)
-			}
-			n.kind, n.mode, n.linkname = kindSymlink, 0o777, target
 		default:
-			return fmt.Errorf("%s: %s is a %s; a tree may only hold files, directories and symlinks", origin, full, m.Type())
+			return fmt.Errorf("%s: %s is a %s; a tree may only hold files and directories", origin, full, m.Type())
 		}
 		return t.insert(n)
 	})
@@ -238,7 +242,7 @@ func (t *Tree) AddDir(dir string) error {
 	if !fi.IsDir() {
 		return fmt.Errorf("%s: not a directory", origin)
 	}
-	return walkDir(dir, func(rel string, fi fs.FileInfo) error {
+	return walkDir(dir, false, func(rel string, fi fs.FileInfo) error {
 		full := filepath.Join(dir, rel)
 		st, ok := fi.Sys().(*syscall.Stat_t)
 		if !ok {
@@ -294,8 +298,9 @@ func (t *Tree) AddDir(dir string) error {
 }
 
 // walkDir calls fn for every entry below root (not root itself) in walk
-// order, with paths relative to root using "/".
-func walkDir(root string, fn func(rel string, fi fs.FileInfo) error) error {
+// order, with paths relative to root using "/". With follow, it also
+// descends into symlinks to directories.
+func walkDir(root string, follow bool, fn func(rel string, fi fs.FileInfo) error) error {
 	var walk func(rel string) error
 	walk = func(rel string) error {
 		full := root
@@ -324,7 +329,7 @@ func walkDir(root string, fn func(rel string, fi fs.FileInfo) error) error {
 			if err := fn(r, fi); err != nil {
 				return err
 			}
-			if fi.IsDir() {
+			if fi.IsDir() || (follow && fi.Mode()&fs.ModeSymlink != 0 && isDir(filepath.Join(root, r))) {
 				if err := walk(r); err != nil {
 					return err
 				}
@@ -333,4 +338,9 @@ func walkDir(root string, fn func(rel string, fi fs.FileInfo) error) error {
 		return nil
 	}
 	return walk("")
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }

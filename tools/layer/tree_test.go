@@ -511,3 +511,31 @@ func TestCleanPath(t *testing.T) {
 		}
 	}
 }
+
+// TestTreeFollowsSymlinks: in Bazel's sandbox, the files of an input
+// directory are symlinks to the real files.
+func TestTreeFollowsSymlinks(t *testing.T) {
+	real := t.TempDir()
+	os.WriteFile(filepath.Join(real, "exe"), []byte("#!/bin/sh\n"), 0o555)
+	os.MkdirAll(filepath.Join(real, "sub"), 0o755)
+	os.WriteFile(filepath.Join(real, "sub", "data"), []byte("d"), 0o444)
+	sandbox := t.TempDir()
+	os.Symlink(filepath.Join(real, "exe"), filepath.Join(sandbox, "exe"))
+	os.Symlink(filepath.Join(real, "sub"), filepath.Join(sandbox, "sub"))
+	hs := mustTar(t, Options{}, Entry{Type: "tree", Source: sandbox, Path: "/t"})
+	want := "t/ t/exe t/sub/ t/sub/data"
+	if got := names(hs); got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+	for _, h := range hs {
+		if h.typ == "sym" {
+			t.Errorf("%s stored as a symlink", h.name)
+		}
+		if h.name == "t/exe" && (h.mode != 0o755 || h.content != "#!/bin/sh\n") {
+			t.Errorf("exe: %v", h)
+		}
+		if h.name == "t/sub/data" && (h.mode != 0o644 || h.content != "d") {
+			t.Errorf("data: %v", h)
+		}
+	}
+}

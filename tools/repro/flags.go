@@ -43,8 +43,7 @@ func newFlags(name, usage string, stdout io.Writer) *flag.FlagSet {
 // parse parses flags; -h prints usage and returns errHelp.
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			fs.Usage()
+		if err == flag.ErrHelp { // the flag package has printed the usage
 			return errHelp
 		}
 		return usagef("%v", err)

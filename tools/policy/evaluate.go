@@ -1,0 +1,294 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// MaxConversions is how many conversions one source may undergo; one more is
+// an error (ErrTooManyConversions), which is how policy cycles end. BuildKit's
+// engine has the same limit.
+const MaxConversions = 20
+
+// MaxIdentifierLength bounds the identifiers conversions may produce; a
+// longer one is an error (ErrIdentifierTooLong). Real identifiers are far
+// shorter (image names are at most 255 bytes, URLs a few KiB). BuildKit has
+// no such bound: a REGEX selector that matches the empty string, with a
+// non-empty destination, multiplies the identifier's length at each of its
+// up to 21 conversions, building identifiers of gigabytes before it fails
+// with too many conversions, or running out of memory.
+const MaxIdentifierLength = 64 << 10
+
+var (
+	// ErrDenied is matched (errors.Is) by the error Evaluate returns for a
+	// denied source, a *DeniedError.
+	ErrDenied = errors.New("source denied by policy")
+	// ErrTooManyConversions is matched by the error Evaluate returns when a
+	// source is converted more than MaxConversions times.
+	ErrTooManyConversions = errors.New("too many conversions")
+	// ErrIdentifierTooLong is matched by the error Evaluate returns when a
+	// conversion produces an identifier longer than MaxIdentifierLength.
+	ErrIdentifierTooLong = errors.New("converted identifier too long")
+)
+
+// Source is what a policy is evaluated against: a BuildKit source identifier
+// such as "docker-image://docker.io/library/alpine:3.20" or
+// "https://example.com/file.tar.gz", and its attributes (e.g.
+// "http.checksum"). Image identifiers should be normalized first (see
+// NormalizeImageIdentifier), as BuildKit does.
+type Source struct {
+	Identifier string
+	Attrs      map[string]string
+}
+
+// Result is what a policy did to a source.
+type Result struct {
+	// Identifier and Attrs are the source after all conversions (when
+	// Evaluate fails, as far as it got). Attrs is never nil.
+	Identifier string
+	Attrs      map[string]string
+	// Denied says a Deny rule denied the final source; DeniedBy is that
+	// rule's index, or -1.
+	Denied   bool
+	DeniedBy int
+	// Conversions counts the Convert rules that changed the source.
+	Conversions int
+}
+
+// DeniedError is the error for a denied source.
+type DeniedError struct {
+	// Source is the identifier that was denied (after conversions).
+	Source string
+	// Rule is the index of the Deny rule that denied it, the last matching
+	// one with no matching Allow rule after it.
+	Rule int
+	// Selector is that rule's selector identifier.
+	Selector string
+}
+
+func (e *DeniedError) Error() string {
+	return fmt.Sprintf("source %q denied by policy: rule %d (DENY %q)", e.Source, e.Rule, e.Selector)
+}
+
+// Is makes errors.Is(err, ErrDenied) true.
+func (e *DeniedError) Is(target error) bool { return target == ErrDenied }
+
+// Evaluate applies p to src exactly as BuildKit's source policy engine does:
+//
+//   - Rules are tried in order against the current identifier. A rule
+//     matches when all its constraints hold and its selector matches.
+//   - A matching Allow rule clears the deny flag, a matching Deny rule sets
+//     it: the last one wins.
+//   - A matching Convert rule that changes the identifier or any attribute
+//     restarts evaluation from the first rule with the converted source (the
+//     deny flag starts clear again); one that changes nothing is passed over.
+//   - When the rules run out, a set deny flag fails the source with a
+//     *DeniedError.
+//   - More than MaxConversions conversions fail with ErrTooManyConversions.
+//   - Unlike BuildKit, a conversion to an identifier longer than
+//     MaxIdentifierLength fails with ErrIdentifierTooLong.
+//
+// Invalid patterns are errors only when evaluation reaches them, as in
+// BuildKit: an identifier equal to a selector's matches it without the
+// selector's pattern being compiled, and constraints are checked before the
+// identifier.
+func Evaluate(p *Policy, src Source) (Result, error) {
+	res := Result{Identifier: src.Identifier, Attrs: make(map[string]string, len(src.Attrs)), DeniedBy: -1}
+	for k, v := range src.Attrs {
+		res.Attrs[k] = v
+	}
+	if p == nil || len(p.Rules) == 0 {
+		return res, nil
+	}
+	e := evaluator{policy: p, patterns: map[patternKey]*pattern{}}
+	for {
+		if res.Conversions > MaxConversions {
+			return res, fmt.Errorf("source %q: %w: more than %d (does the policy have a cycle?)", src.Identifier, ErrTooManyConversions, MaxConversions)
+		}
+		changed, err := e.pass(&res)
+		if err != nil || !changed {
+			return res, err
+		}
+		res.Conversions++
+	}
+}
+
+type evaluator struct {
+	policy   *Policy
+	patterns map[patternKey]*pattern
+}
+
+type patternKey struct {
+	typ MatchType
+	id  string
+}
+
+// pattern is a selector identifier compiled for its match type; re and err
+// are set once compile has run.
+type pattern struct {
+	compiled bool
+	re       *regexp.Regexp
+	err      error
+}
+
+// pass goes through the rules once; it stops at the first conversion.
+func (e *evaluator) pass(res *Result) (changed bool, err error) {
+	id := res.Identifier
+	denyBy := -1
+	for i := range e.policy.Rules {
+		r := &e.policy.Rules[i]
+		ok, err := e.match(i, r, id, res.Attrs)
+		if err != nil {
+			return false, err
+		}
+		if !ok {
+			continue
+		}
+		switch r.Action {
+		case Allow:
+			denyBy = -1
+		case Deny:
+			denyBy = i
+		case Convert:
+			changed, err := e.convert(i, r, id, res)
+			if err != nil || changed {
+				return changed, err
+			}
+		default:
+			return false, fmt.Errorf("rule %d: unknown action %d", i, r.Action)
+		}
+	}
+	if denyBy >= 0 {
+		res.Denied, res.DeniedBy = true, denyBy
+		return false, &DeniedError{Source: id, Rule: denyBy, Selector: e.policy.Rules[denyBy].Selector.Identifier}
+	}
+	return false, nil
+}
+
+func (e *evaluator) match(i int, r *Rule, id string, attrs map[string]string) (bool, error) {
+	for j, c := range r.Selector.Constraints {
+		v := attrs[c.Key]
+		switch c.Condition {
+		case Equal:
+			if v != c.Value {
+				return false, nil
+			}
+		case NotEqual:
+			if v == c.Value {
+				return false, nil
+			}
+		case Matches:
+			ok, err := regexp.MatchString(c.Value, v)
+			if err != nil {
+				return false, fmt.Errorf("rule %d: constraint %d: invalid MATCHES regexp %q: %v", i, j, c.Value, err)
+			}
+			if !ok {
+				return false, nil
+			}
+		default:
+			return false, fmt.Errorf("rule %d: constraint %d: unknown condition %d", i, j, c.Condition)
+		}
+	}
+	if r.Selector.Identifier == id {
+		return true, nil
+	}
+	switch r.Selector.MatchType {
+	case Exact:
+		return false, nil
+	case Regex, Wildcard:
+		re, err := e.compile(i, r.Selector)
+		if err != nil {
+			return false, err
+		}
+		if r.Selector.MatchType == Regex {
+			return re.MatchString(id), nil
+		}
+		return re.FindStringSubmatchIndex(id) != nil, nil
+	}
+	return false, fmt.Errorf("rule %d: unknown match type %d", i, r.Selector.MatchType)
+}
+
+// convert applies a Convert rule that matched id; it reports whether the
+// identifier or an attribute changed.
+func (e *evaluator) convert(i int, r *Rule, id string, res *Result) (bool, error) {
+	if r.Updates == nil {
+		return false, fmt.Errorf("rule %d: CONVERT rule has no updates", i)
+	}
+	dest := r.Updates.Identifier
+	if dest == "" {
+		dest = r.Selector.Identifier
+	}
+	switch r.Selector.MatchType {
+	case Exact:
+	case Regex:
+		re, err := e.compile(i, r.Selector)
+		if err != nil {
+			return false, err
+		}
+		dest = re.ReplaceAllString(id, dest)
+	case Wildcard:
+		re, err := e.compile(i, r.Selector)
+		if err != nil {
+			return false, err
+		}
+		if m := re.FindStringSubmatchIndex(id); m != nil {
+			dest = string(re.ExpandString(nil, dest, id, m))
+		} else {
+			// Matched by equality only (cannot happen for valid UTF-8):
+			// BuildKit keeps the identifier.
+			dest = id
+		}
+	default:
+		return false, fmt.Errorf("rule %d: unknown match type %d", i, r.Selector.MatchType)
+	}
+	if len(dest) > MaxIdentifierLength {
+		return false, fmt.Errorf("rule %d: %w: longer than %d bytes", i, ErrIdentifierTooLong, MaxIdentifierLength)
+	}
+	changed := false
+	if dest != "" && dest != res.Identifier {
+		res.Identifier = dest
+		changed = true
+	}
+	for _, k := range sortedKeys(r.Updates.Attrs) {
+		// A missing attribute reads as "": setting one to "" is no change.
+		if v := r.Updates.Attrs[k]; res.Attrs[k] != v {
+			res.Attrs[k] = v
+			changed = true
+		}
+	}
+	return changed, nil
+}
+
+// compile returns the regexp for a Regex or Wildcard selector.
+func (e *evaluator) compile(i int, s Selector) (*regexp.Regexp, error) {
+	k := patternKey{s.MatchType, s.Identifier}
+	p := e.patterns[k]
+	if p == nil {
+		p = &pattern{}
+		if s.MatchType == Regex {
+			p.re, p.err = regexp.Compile(s.Identifier)
+		} else {
+			p.re, p.err = compileWildcard(s.Identifier)
+		}
+		e.patterns[k] = p
+	}
+	if p.err != nil {
+		return nil, fmt.Errorf("rule %d: invalid %s selector %q: %v", i, s.MatchType, s.Identifier, p.err)
+	}
+	return p.re, nil
+}
+
+// compileWildcard turns a wildcard pattern into an anchored regexp in which
+// each "*" is a capture group.
+func compileWildcard(w string) (*regexp.Regexp, error) {
+	if strings.Contains(w, "**") {
+		return nil, errors.New(`"**" is not allowed`)
+	}
+	parts := strings.Split(w, "*")
+	for i, p := range parts {
+		parts[i] = regexp.QuoteMeta(p)
+	}
+	return regexp.Compile("^" + strings.Join(parts, "(.*)") + "$")
+}
