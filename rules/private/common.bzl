@@ -3,6 +3,7 @@
 load("@rules_repro_features//:features.bzl", "ACTION_TOOLCHAIN_PARAM")
 load("//rules/private:settings.bzl", "SettingInfo")
 load("//rules/private:toolchain.bzl", "TOOLCHAIN_TYPE", "repro_tool")
+load("//rules/private:versions.bzl", "SUPPORTED_VERSIONS")
 
 COMPRESSIONS = ["gzip", "zstd", "none"]
 
@@ -29,8 +30,12 @@ def compatibility_version(ctx):
     v = ctx.attr.compatibility_version
     if v == 0:
         v = ctx.attr._compatibility_version_flag[SettingInfo].value
-    if v < 0:
-        fail("%s: compatibility_version must be positive, got %d" % (ctx.label, v))
+    if v not in SUPPORTED_VERSIONS:
+        fail("%s: unknown compatibility version %d; supported versions: %s (see docs/compatibility.md)" % (
+            ctx.label,
+            v,
+            ", ".join([str(s) for s in SUPPORTED_VERSIONS]),
+        ))
     return v
 
 def add_epoch_args(ctx, args, inputs):

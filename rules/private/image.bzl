@@ -2,7 +2,6 @@
 
 load("//rules/private:common.bzl", "COMMON_ATTRS", "COMPRESSIONS", "add_epoch_args", "compatibility_version", "param_args", "run_repro", "stable_label")
 load("//rules/private:layer.bzl", "build_layer")
-load("//rules/private:settings.bzl", "SettingInfo")
 load("//rules/private:toolchain.bzl", "TOOLCHAIN_TYPE")
 load("//rules/private/providers:image_info.bzl", "ImageInfo")
 load("//rules/private/providers:layer_info.bzl", "LayerInfo")
@@ -65,14 +64,41 @@ def resolve_base(ctx, platform):
         base_name = "",
     )
 
+# Target platform constraints and the OCI platform they stand for. Bazel 4's
+# bundled @platforms has aarch64 and arm64 as separate values (newer
+# releases make aarch64 an alias of arm64), so both are checked; asking the
+# target platform, rather than select(), cannot be ambiguous.
+_OCI_OS = {"linux": "linux", "windows": "windows", "freebsd": "freebsd"}
+_OCI_ARCH = {
+    "x86_64": "amd64",
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "armv7": "arm/v7",
+    "arm": "arm/v7",
+    "i386": "386",
+    "x86_32": "386",
+    "s390x": "s390x",
+    "ppc": "ppc64le",
+    "riscv64": "riscv64",
+}
+
+PLATFORM_ATTRS = dict(
+    [("_os_" + k, attr.label(default = Label("@platforms//os:" + k))) for k in _OCI_OS] +
+    [("_cpu_" + k, attr.label(default = Label("@platforms//cpu:" + k))) for k in _OCI_ARCH],
+)
+
+def _has(ctx, name):
+    return ctx.target_platform_has_constraint(getattr(ctx.attr, name)[platform_common.ConstraintValueInfo])
+
 def target_platform(ctx):
-    """The image platform: the platform attribute, else the target platform's os/cpu."""
+    """The image platform: the platform attribute, else the target platform's os and cpu."""
     if ctx.attr.platform:
         return ctx.attr.platform
-    p = ctx.attr._target_platform[SettingInfo].value
-    if not p:
+    os = [v for k, v in _OCI_OS.items() if _has(ctx, "_os_" + k)]
+    arch = [v for k, v in _OCI_ARCH.items() if _has(ctx, "_cpu_" + k)]
+    if len(os) != 1 or len(arch) != 1:
         fail("%s: cannot tell the image platform from the target platform's constraints; set platform = \"linux/amd64\" (or another os/arch)" % ctx.label)
-    return p
+    return os[0] + "/" + arch[0]
 
 def _blob_args(args, descriptor, blobs, blob_files, layouts, extra_blobs):
     args.add("--descriptor", descriptor)
@@ -247,7 +273,6 @@ IMAGE_ATTRS = {
     "annotations": attr.string_dict(doc = "Manifest annotations. `org.opencontainers.image.created` is set to SOURCE_DATE_EPOCH unless given here."),
     "platform": attr.string(doc = "`os/arch[/variant]`. Default: the target platform (so a platform transition, as in repro_index, builds each architecture)."),
     "repo_tags": attr.string_list(doc = "Tags recorded in the docker archive (output group `docker_archive`), for example `[\"example.com/app:latest\"]`."),
-    "_target_platform": attr.label(default = Label("//rules/private:target_platform")),
 }
 
 repro_image = rule(
@@ -275,6 +300,6 @@ repro_image(
 )
 ```
 """,
-    attrs = dict(IMAGE_ATTRS, **COMMON_ATTRS),
+    attrs = dict(dict(IMAGE_ATTRS, **COMMON_ATTRS), **PLATFORM_ATTRS),
     toolchains = [TOOLCHAIN_TYPE],
 )

@@ -28,9 +28,3 @@ bool_value = rule(
     attrs = {"value": attr.bool()},
     doc = "A boolean whose value comes from a select(), read by rules through a private attribute.",
 )
-
-string_value = rule(
-    implementation = _value_impl,
-    attrs = {"value": attr.string()},
-    doc = "A string whose value comes from a select(), read by rules through a private attribute.",
-)

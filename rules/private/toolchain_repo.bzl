@@ -39,9 +39,11 @@ def build_repro(rctx, goos, goarch):
     go = _find_go(rctx)
     root = rctx.path(Label("//:go.mod")).dirname
 
-    # Resolving every source by label makes Bazel refetch when one changes.
-    for src in REPRO_SRCS:
-        rctx.path(Label("//:" + src))
+    # The sources are a label_list attribute: Bazel records their content and
+    # refetches the repository when one changes (resolving labels inside the
+    # implementation would not).
+    for src in rctx.attr.srcs:
+        rctx.path(src)
     env = {
         "GOTOOLCHAIN": GO_VERSION,
         "CGO_ENABLED": "0",
@@ -111,6 +113,11 @@ repro_binary_repository = repository_rule(
         "goos": attr.string(),
         "goarch": attr.string(),
         "host": attr.bool(default = False),
+        "srcs": attr.label_list(
+            default = [Label("//:" + src) for src in REPRO_SRCS],
+            allow_files = True,
+            doc = "The helper's sources (generated list); their content invalidates the repository.",
+        ),
     },
     environ = ["REPRO_GO"],
 )

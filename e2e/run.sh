@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# End-to-end tests of rules_repro on real Bazel, offline, with real judges.
+#
+# usage: e2e/run.sh [TEST...]      (default: all, in order)
+#
+# Tests: reproducible stamping remote_cache judges multiplatform golden analysis
+# Later tests reuse the clones and builds of earlier ones.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+E2E_TMP=$(mktemp -d /tmp/repro-e2e.XXXXXX)
+export E2E_TMP
+# shellcheck source=e2e/lib/common.sh
+source "$here/lib/common.sh"
+# shellcheck source=e2e/lib/services.sh
+source "$here/lib/services.sh"
+# shellcheck source=e2e/test_bazel.sh
+source "$here/test_bazel.sh"
+
+cleanup() {
+	cleanup_bazel
+	stop_nginx_cache "$E2E_TMP/cache" >/dev/null 2>&1 || true
+	if [[ -z ${KEEP_E2E_TMP:-} ]]; then
+		chmod -R u+w "$E2E_TMP" 2>/dev/null || true
+		rm -rf "$E2E_TMP"
+	else
+		echo "kept $E2E_TMP" >&2
+	fi
+}
+trap cleanup EXIT
+
+all=(reproducible stamping remote_cache judges multiplatform golden analysis)
+tests=("${@:-${all[@]}}")
+failed=()
+for t in "${tests[@]}"; do
+	start=$SECONDS
+	log "=== $t"
+	if (set -euo pipefail; "test_$t"); then
+		log "--- PASS $t ($((SECONDS - start))s)"
+	else
+		log "--- FAIL $t ($((SECONDS - start))s)"
+		failed+=("$t")
+	fi
+done
+if ((${#failed[@]})); then
+	echo "e2e: FAILED: ${failed[*]}" >&2
+	exit 1
+fi
+echo "e2e: all ${#tests[@]} tests passed" >&2

@@ -1,0 +1,190 @@
+# shellcheck shell=bash
+# End-to-end tests of the Bazel rules (issue "Bazel rules, toolchain and
+# end-to-end tests"). Sourced by e2e/run.sh; each test_* runs in a subshell.
+
+A="$E2E_TMP/a/rules_repro"
+B="$E2E_TMP/b/an/other/deeper/checkout/rules_repro"
+TARGETS=(//app:image //app:multiarch)
+EPOCH_TEXT=2023-11-14T22:13:20Z
+
+# ensure_clone DIR: a clone of this working tree at DIR, made once.
+ensure_clone() {
+	[[ -d $1/examples ]] || make_clone "$1"
+}
+
+# build WS ARGS...: bazel build in the example workspace of clone WS.
+build() {
+	local ws=$1
+	shift
+	ebazel "$ws/examples" build "$@" 2>&1 | tee "$E2E_TMP/last-build.log" >&2
+	return "${PIPESTATUS[0]}"
+}
+
+helper_sha() {
+	(cd "$1/examples" && sha256sum "$(bazel info output_base 2>/dev/null)/external/repro_toolchains_linux_amd64/repro" | cut -d' ' -f1)
+}
+
+# 1. Same digest everywhere: two clones at different paths, different umask,
+# TZ, LANG and environment; and again after bazel clean.
+test_reproducible() {
+	(umask 022 && ensure_clone "$A")
+	(umask 077 && ensure_clone "$B")
+	(umask 022 && export TZ=UTC LANG=C LC_ALL=C && build "$A" "${TARGETS[@]}") || fail "build in $A"
+	(umask 077 && export TZ=Pacific/Chatham LANG=de_DE.UTF-8 LC_ALL=de_DE.UTF-8 REPRO_E2E_NOISE=$RANDOM &&
+		PATH="/usr/local/sbin:$PATH" build "$B" "${TARGETS[@]}") || fail "build in $B"
+	local a b f
+	for f in image.digest multiarch.digest app_layer.tar.gz image.config.json image.manifest.json multiarch.index.json; do
+		a=$(sha256sum <"$(image_file "$A/examples" "$f")")
+		b=$(sha256sum <"$(image_file "$B/examples" "$f")")
+		[[ $a == "$b" ]] || fail "$f differs between $A and $B"
+	done
+	log "image $(digest_of "$(image_file "$A/examples" image.digest)") and index $(digest_of "$(image_file "$A/examples" multiarch.digest)") equal in both clones"
+	a=$(helper_sha "$A")
+	b=$(helper_sha "$B")
+	[[ -n $a && $a == "$b" ]] || fail "the repro helper binaries differ between clones ($a vs $b): remote cache keys would differ"
+	log "helper binary sha256:$a in both clones"
+	a=$(digest_of "$(image_file "$A/examples" image.digest)")
+	ebazel "$A/examples" clean >/dev/null 2>&1
+	build "$A" "${TARGETS[@]}" || fail "rebuild after clean"
+	b=$(digest_of "$(image_file "$A/examples" image.digest)")
+	[[ $a == "$b" ]] || fail "digest changed after bazel clean: $a then $b"
+	log "same digest after bazel clean"
+}
+
+# 2. Stamping: --stamp with SOURCE_DATE_EPOCH=1700000000 puts 2023-11-14T22:13:20Z
+# everywhere and clamps file times; unstamped builds say 1970.
+check_times() {
+	local ws=$1 want=$2 tarwant=$3
+	local cfg man idx
+	cfg=$(image_file "$ws/examples" image.config.json)
+	man=$(image_file "$ws/examples" image.manifest.json)
+	idx=$(image_file "$ws/examples" multiarch.index.json)
+	[[ $(json "$cfg" .created) == "$want" ]] || fail "config created is $(json "$cfg" .created), want $want"
+	[[ $(json "$cfg" '[.history[].created] | unique | join(",")') == "$want" ]] || fail "history: $(json "$cfg" '.history')"
+	[[ $(json "$man" '.annotations["org.opencontainers.image.created"]') == "$want" ]] || fail "manifest annotation: $(json "$man" .annotations)"
+	[[ $(json "$idx" '.annotations["org.opencontainers.image.created"]') == "$want" ]] || fail "index annotation: $(json "$idx" .annotations)"
+	local times
+	times=$(tar -tvf "$(image_file "$ws/examples" app_layer.tar.gz)" --full-time --utc | awk '{print $4 " " $5}' | sort -u)
+	[[ $times == "$tarwant" ]] || fail "layer file times are [$times], want [$tarwant]"
+}
+
+test_stamping() {
+	ensure_clone "$A"
+	SOURCE_DATE_EPOCH=1700000000 build "$A" --stamp "${TARGETS[@]}" || fail "stamped build"
+	check_times "$A" "$EPOCH_TEXT" "2023-11-14 22:13:20"
+	log "stamped: config, history, manifest and index say $EPOCH_TEXT; file times clamped"
+	build "$A" "${TARGETS[@]}" || fail "unstamped build"
+	check_times "$A" 1970-01-01T00:00:00Z "1970-01-01 00:00:00"
+	log "unstamped: 1970-01-01T00:00:00Z"
+	if build "$A" --stamp --workspace_status_command=/bin/true //app:image; then
+		fail "--stamp without the key succeeded"
+	fi
+	grep -q "workspace status has no key STABLE_SOURCE_DATE_EPOCH" "$E2E_TMP/last-build.log" || fail "missing-key message not shown"
+	grep -q "workspace_status_command" "$E2E_TMP/last-build.log" || fail "missing-key message does not say how to fix it"
+	if SOURCE_DATE_EPOCH=1.5 build "$A" --stamp //app:image; then
+		fail "--stamp with SOURCE_DATE_EPOCH=1.5 succeeded"
+	fi
+	grep -q 'SOURCE_DATE_EPOCH "1.5" is not a decimal integer' "$E2E_TMP/last-build.log" || fail "malformed-value message not shown"
+	log "--stamp without the key, or with 1.5, fails with a message saying how to fix it"
+}
+
+# 3. Remote cache: populate from clone A, bazel clean, rebuild from clone B
+# at another path: every action comes from the cache; same digest.
+test_remote_cache() {
+	ensure_clone "$A"
+	ensure_clone "$B"
+	local cache
+	cache=$(start_nginx_cache "$E2E_TMP/cache") || fail "nginx cache did not start"
+	local rc=(--remote_cache="http://$cache")
+	ebazel "$A/examples" clean >/dev/null 2>&1
+	build "$A" "${rc[@]}" "${TARGETS[@]}" || fail "build in $A with the remote cache"
+	ebazel "$B/examples" clean >/dev/null 2>&1
+	build "$B" "${rc[@]}" "${TARGETS[@]}" || fail "build in $B with the remote cache"
+	local line
+	line=$(grep -E 'INFO: [0-9]+ process' "$E2E_TMP/last-build.log" | tail -1)
+	log "second checkout: $line"
+	[[ $line == *"remote cache hit"* ]] || fail "no remote cache hits: $line"
+	if [[ $line =~ ([0-9]+)\ (linux-sandbox|local|processwrapper-sandbox) ]]; then
+		fail "actions ran locally instead of coming from the cache: $line"
+	fi
+	[[ $(digest_of "$(image_file "$A/examples" image.digest)") == "$(digest_of "$(image_file "$B/examples" image.digest)")" ]] ||
+		fail "digest differs between the clone that filled the cache and the one that read it"
+	ebazel "$B/examples" clean >/dev/null 2>&1
+	build "$B" "${rc[@]}" --remote_download_minimal "${TARGETS[@]}" || fail "build with --remote_download_minimal"
+	[[ ! -e $(image_file "$B/examples" app_layer.tar.gz) ]] || fail "--remote_download_minimal downloaded the layer blob"
+	log "--remote_download_minimal build passes without downloading layer blobs"
+	stop_nginx_cache "$E2E_TMP/cache"
+}
+
+# 4. Real judges: skopeo inspects, umoci unpacks, runc runs the example.
+test_judges() {
+	ensure_clone "$A"
+	build "$A" "${TARGETS[@]}" --output_groups=+oci_archive,+docker_archive || fail "build"
+	local layout digest
+	layout=$(image_file "$A/examples" image)
+	digest=$(digest_of "$(image_file "$A/examples" image.digest)")
+	[[ $(skopeo inspect "oci:$layout:latest" | jq -r .Digest) == "$digest" ]] || fail "skopeo inspect disagrees with our digest"
+	[[ $(skopeo inspect "oci-archive:$(image_file "$A/examples" image.tar)" | jq -r .Digest) == "$digest" ]] || fail "skopeo on the OCI archive"
+	skopeo inspect "docker-archive:$(image_file "$A/examples" image.docker.tar)" >/dev/null || fail "skopeo on the docker archive"
+	local run=$E2E_TMP/run
+	rm -rf "$run"
+	mkdir -p "$run"
+	umoci unpack --image "$layout:latest" "$run/bundle" >/dev/null || fail "umoci unpack"
+	local out
+	out=$("$E2E_ROOT/e2e/lib/runc_run.sh" "$run/bundle") || fail "runc run: $out"
+	[[ $out == "Hello from a reproducible image (linux/amd64)!" ]] || fail "the example printed [$out]"
+	log "skopeo and umoci accept the image; runc ran it: $out"
+}
+
+# 5. Multi-platform: the index has linux/amd64 and linux/arm64 images, with
+# the right platform in index and configs, and arm64 code in the arm64 one.
+test_multiplatform() {
+	ensure_clone "$A"
+	build "$A" //app:multiarch || fail "build"
+	local layout idx
+	layout=$(image_file "$A/examples" multiarch)
+	idx=$(image_file "$A/examples" multiarch.index.json)
+	[[ $(json "$idx" '[.manifests[].platform | .os + "/" + .architecture] | join(",")') == "linux/amd64,linux/arm64" ]] ||
+		fail "index platforms: $(json "$idx" '.manifests')"
+	local arch man cfg layer machine
+	for arch in amd64 arm64; do
+		man=$(json "$idx" ".manifests[] | select(.platform.architecture == \"$arch\") | .digest")
+		cfg=$(jq -r .config.digest "$layout/blobs/sha256/${man#sha256:}")
+		[[ $(jq -r .architecture "$layout/blobs/sha256/${cfg#sha256:}") == "$arch" ]] || fail "$arch image config has the wrong architecture"
+		layer=$(jq -r '.layers[-1].digest' "$layout/blobs/sha256/${man#sha256:}")
+		machine=$(tar -xzOf "$layout/blobs/sha256/${layer#sha256:}" app/hello | head -c 20 | od -An -tx1 -j18 -N2 | tr -d ' ')
+		case $arch/$machine in
+		amd64/3e00 | arm64/b700) ;;
+		*) fail "$arch image holds a binary for ELF machine $machine" ;;
+		esac
+		[[ $(skopeo inspect --override-arch "$arch" "oci:$layout:latest" | jq -r .Architecture) == "$arch" ]] || fail "skopeo picks the wrong image for $arch"
+	done
+	log "index: linux/amd64 (x86-64 ELF) and linux/arm64 (AArch64 ELF), platforms right in index and configs"
+}
+
+# 6. Golden: the example's digests are recorded; a change fails.
+test_golden() {
+	ensure_clone "$A"
+	build "$A" "${TARGETS[@]}" || fail "build"
+	local golden="$E2E_ROOT/e2e/golden.txt" name got want
+	for name in image multiarch; do
+		got=$(digest_of "$(image_file "$A/examples" $name.digest)")
+		want=$(awk -v n="//app:$name" '$1 == n && $2 == "unstamped" {print $3}' "$golden")
+		[[ -n $want ]] || fail "no golden digest for //app:$name in $golden (got $got)"
+		[[ $got == "$want" ]] || fail "//app:$name is $got, golden $want: find what changed the bytes (see e2e/golden.txt)"
+	done
+	SOURCE_DATE_EPOCH=1700000000 build "$A" --stamp "${TARGETS[@]}" || fail "stamped build"
+	for name in image multiarch; do
+		got=$(digest_of "$(image_file "$A/examples" $name.digest)")
+		want=$(awk -v n="//app:$name" '$1 == n && $2 == "stamped-1700000000" {print $3}' "$golden")
+		[[ $got == "$want" ]] || fail "stamped //app:$name is $got, golden $want"
+	done
+	log "digests match e2e/golden.txt"
+}
+
+# Analysis tests: rule misuse fails with clear messages; action shapes.
+test_analysis() {
+	ensure_clone "$A"
+	ebazel "$A/e2e/analysis" test //... 2>&1 | tee "$E2E_TMP/last-build.log" >&2
+	[[ ${PIPESTATUS[0]} == 0 ]] || fail "analysis tests failed"
+}
