@@ -59,9 +59,13 @@ def resolve_base(ctx, platform):
         platform = platform,
         blobs = depset(),
         blob_files = depset(files if not directory else []),
+        blob_dirs = depset([layout_path] if not directory else []),
         layouts = depset([directory] if directory else []),
         compatibility_version = None,
         base_name = "",
+        source_repository = "",
+        source_repositories = depset(),
+        shallow = False,
     )
 
 # Target platform constraints and the OCI platform they stand for. Bazel 4's
@@ -94,24 +98,47 @@ def target_platform(ctx):
     """The image platform: the platform attribute, else the target platform's os and cpu."""
     if ctx.attr.platform:
         return ctx.attr.platform
+    return target_platform_of(ctx)
+
+def target_platform_of(ctx):
+    """The OCI platform of the target platform (needs PLATFORM_ATTRS)."""
     os = [v for k, v in _OCI_OS.items() if _has(ctx, "_os_" + k)]
     arch = [v for k, v in _OCI_ARCH.items() if _has(ctx, "_cpu_" + k)]
     if len(os) != 1 or len(arch) != 1:
         fail("%s: cannot tell the image platform from the target platform's constraints; set platform = \"linux/amd64\" (or another os/arch)" % ctx.label)
     return os[0] + "/" + arch[0]
 
-def _blob_args(args, descriptor, blobs, blob_files, layouts, extra_blobs):
+def _blob_args(args, descriptor, sources, extra_blobs):
     args.add("--descriptor", descriptor)
     args.add_all(extra_blobs, before_each = "--blob")
-    args.add_all(blob_files, before_each = "--blob")
-    args.add_all(["%s=%s" % (b.descriptor.path, b.blob.path) for b in blobs.to_list()], before_each = "--layer")
-    args.add_all(layouts, before_each = "--blobs-from", expand_directories = False)
+    args.add_all(sources.blob_dirs, before_each = "--blobs-from")
+    args.add_all(["%s=%s" % (b.descriptor.path, b.blob.path) for b in sources.blobs.to_list()], before_each = "--layer")
+    args.add_all(sources.layouts, before_each = "--blobs-from", expand_directories = False)
 
-def materialize(ctx, name, descriptor, blobs, blob_files, layouts, extra_blobs, repo_tags = [], materialize_docker = True):
+def blob_sources(infos):
+    """Where the blobs of some images are: the union of their ImageInfo fields."""
+    return struct(
+        blobs = depset(transitive = [i.blobs for i in infos]),
+        blob_files = depset(transitive = [i.blob_files for i in infos]),
+        blob_dirs = depset(transitive = [i.blob_dirs for i in infos]),
+        layouts = depset(transitive = [i.layouts for i in infos]),
+        shallow = [i for i in infos if i.shallow] != [],
+    )
+
+def _shallow_failure(ctx, out, kind):
+    ctx.actions.run_shell(
+        outputs = [out],
+        command = "echo \"$1\" >&2; exit 1",
+        arguments = ["%s: cannot write the %s: a pinned base image is shallow here (--@rules_repro//rules/settings:base_layers=shallow), so its layer blobs are not in the build. Build without that flag (the default, fetch) to get layouts and archives." % (ctx.label, kind)],
+        mnemonic = "ReproShallowBase",
+        progress_message = "Checking base layers of %s" % ctx.label,
+    )
+
+def materialize(ctx, name, descriptor, sources, extra_blobs, repo_tags = [], materialize_docker = True):
     """Declares the layout, OCI archive and docker archive actions. Returns (layout, oci_archive, docker_archive or None)."""
     inputs = depset(
         [descriptor] + extra_blobs,
-        transitive = [blob_files, layouts, depset([b.descriptor for b in blobs.to_list()] + [b.blob for b in blobs.to_list()])],
+        transitive = [sources.blob_files, sources.layouts, depset([b.descriptor for b in sources.blobs.to_list()] + [b.blob for b in sources.blobs.to_list()])],
     )
     outputs = []
     kinds = [
@@ -121,9 +148,13 @@ def materialize(ctx, name, descriptor, blobs, blob_files, layouts, extra_blobs, 
     if materialize_docker:
         kinds.append(("docker-archive", ctx.actions.declare_file(name + ".docker.tar"), "ReproDockerArchive"))
     for kind, out, mnemonic in kinds:
+        outputs.append(out)
+        if sources.shallow:
+            _shallow_failure(ctx, out, kind)
+            continue
         args = param_args(ctx)
         args.add(kind)
-        _blob_args(args, descriptor, blobs, blob_files, layouts, extra_blobs)
+        _blob_args(args, descriptor, sources, extra_blobs)
         args.add("--output", out.path)
         if kind == "docker-archive":
             args.add_all(repo_tags, before_each = "--tag")
@@ -138,7 +169,6 @@ def materialize(ctx, name, descriptor, blobs, blob_files, layouts, extra_blobs, 
             mnemonic = mnemonic,
             progress_message = "Writing %s of %s" % (kind, ctx.label),
         )
-        outputs.append(out)
     if not materialize_docker:
         outputs.append(None)
     return outputs
@@ -221,21 +251,32 @@ def _image_impl(ctx):
     )
 
     own = depset([struct(descriptor = l.info.descriptor, blob = l.info.blob) for l in layers])
-    blobs = depset(transitive = [own, base.blobs]) if base else own
-    blob_files = base.blob_files if base else depset()
-    layouts = base.layouts if base else depset()
-    layout, oci_archive, docker_archive = materialize(ctx, ctx.label.name, descriptor, blobs, blob_files, layouts, [manifest, config], ctx.attr.repo_tags)
+    sources = struct(
+        blobs = depset(transitive = [own, base.blobs]) if base else own,
+        blob_files = base.blob_files if base else depset(),
+        blob_dirs = base.blob_dirs if base else depset(),
+        layouts = base.layouts if base else depset(),
+        shallow = base.shallow if base else False,
+    )
+    layout, oci_archive, docker_archive = materialize(ctx, ctx.label.name, descriptor, sources, [manifest, config], ctx.attr.repo_tags)
+    source_repos = depset()
+    if base:
+        source_repos = depset([base.source_repository] if base.source_repository else [], transitive = [base.source_repositories])
     info = ImageInfo(
         manifest = manifest,
         config = config,
         descriptor = descriptor,
         digest = digest,
         platform = platform,
-        blobs = blobs,
-        blob_files = blob_files,
-        layouts = layouts,
+        blobs = sources.blobs,
+        blob_files = sources.blob_files,
+        blob_dirs = sources.blob_dirs,
+        layouts = sources.layouts,
         compatibility_version = version,
         base_name = "",
+        source_repository = "",
+        source_repositories = source_repos,
+        shallow = sources.shallow,
     )
     return [
         DefaultInfo(files = depset([layout])),

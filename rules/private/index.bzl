@@ -1,7 +1,7 @@
 """Implementation of repro_index."""
 
 load("//rules/private:common.bzl", "COMMON_ATTRS", "add_epoch_args", "compatibility_version", "param_args", "run_repro")
-load("//rules/private:image.bzl", "materialize")
+load("//rules/private:image.bzl", "blob_sources", "materialize")
 load("//rules/private:toolchain.bzl", "TOOLCHAIN_TYPE")
 load("//rules/private/providers:image_info.bzl", "ImageInfo")
 load("//rules/private/providers:index_info.bzl", "ImageIndexInfo")
@@ -64,11 +64,8 @@ def _index_impl(ctx):
         progress_message = "Assembling image index %s" % ctx.label,
     )
 
-    blobs = depset(transitive = [i.blobs for i in infos])
-    blob_files = depset(transitive = [i.blob_files for i in infos])
-    layouts = depset(transitive = [i.layouts for i in infos])
     extra = [index] + [i.manifest for i in infos] + [i.config for i in infos]
-    layout, oci_archive, _ = materialize(ctx, ctx.label.name, descriptor, blobs, blob_files, layouts, extra, materialize_docker = False)
+    layout, oci_archive, _ = materialize(ctx, ctx.label.name, descriptor, blob_sources(infos), extra, materialize_docker = False)
     return [
         DefaultInfo(files = depset([layout])),
         ImageIndexInfo(index = index, descriptor = descriptor, digest = digest, images = infos, compatibility_version = version),

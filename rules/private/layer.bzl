@@ -72,10 +72,11 @@ def build_layer(ctx, name, entries, inputs, compression, compression_level, lowe
 def base_layer_blobs(ctx, base):
     """The layer blobs of a base image, bottom first, for --lower."""
     info = base[ImageInfo]
-    blobs = [s.blob for s in info.blobs.to_list()] + info.blob_files.to_list()
-    if info.layouts.to_list():
-        fail("%s: base %s is an OCI layout; its layers cannot be listed for opaque directories yet. Use a base built by repro_image or pinned with repro_pull." % (ctx.label, base.label))
-    return blobs
+    if info.shallow:
+        fail("%s: base %s is shallow here (--@rules_repro//rules/settings:base_layers=shallow); a layer that reads its base's layers needs them fetched" % (ctx.label, base.label))
+    if info.layouts.to_list() or info.blob_dirs.to_list():
+        fail("%s: the layers of base %s cannot be listed in order yet (it is an OCI layout or a pinned image); give a base built by repro_image" % (ctx.label, base.label))
+    return [s.blob for s in info.blobs.to_list()] + info.blob_files.to_list()
 
 def _declare(state, path, what):
     if path in state.declared:

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# make demo: build the example image with Bazel and run it, on a fresh Debian
+# machine. Installs what is missing, builds examples//app:image, runs it with
+# docker if a daemon answers, else podman, else runc, and prints the image
+# digest as the last line.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+export PATH="$PATH:/usr/local/go/bin"
+"$root/tools/install-deps.sh" demo
+
+# Debian's Bazel 4.2.3 works offline with three stub repositories.
+bash "$root/e2e/bazel/setup.sh" "$HOME/.cache/rules_repro/bazel-stubs" "$root/examples/offline.bazelrc" >/dev/null
+
+cd "$root/examples"
+echo "demo: building //app:image" >&2
+bazel build //app:image --output_groups=+docker_archive,+digest >&2
+digest=$(tr -d '\n' <bazel-bin/app/image.digest)
+archive=bazel-bin/app/image.docker.tar
+layout=bazel-bin/app/image
+
+echo "demo: running the image" >&2
+ran=""
+if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+	docker load -i "$archive" >&2 && docker run --rm rules-repro/example:latest && ran=docker
+fi
+if [[ -z $ran ]] && command -v podman >/dev/null 2>&1; then
+	if podman load -i "$archive" >&2 && podman run --rm rules-repro/example:latest 2>/dev/null; then
+		ran=podman
+	else
+		echo "demo: podman cannot run containers here; using runc" >&2
+	fi
+fi
+if [[ -z $ran ]]; then
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	umoci unpack --image "$layout:latest" "$tmp/bundle" >/dev/null
+	"$root/e2e/lib/runc_run.sh" "$tmp/bundle"
+	ran=runc
+fi
+echo "demo: ran with $ran; image digest:" >&2
+echo "$digest"

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what rules_repro's demo and tests need on a Debian machine, only
+# when missing. Idempotent; apt-get only (plus the Go module proxy for Go
+# tools pinned in go.mod).
+#
+# usage: tools/install-deps.sh demo|test
+set -euo pipefail
+
+what=${1:-test}
+pkgs=(bazel-bootstrap bazel-skylib gcc g++ libc6-dev git jq umoci runc)
+if [[ $what == test ]]; then
+	pkgs+=(skopeo docker-registry apache2-utils nginx curl openssl podman libarchive-tools pigz zstd)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	echo "install-deps: installing ${missing[*]}" >&2
+	sudo=()
+	[[ $(id -u) -eq 0 ]] || sudo=(sudo)
+	export DEBIAN_FRONTEND=noninteractive
+	"${sudo[@]}" apt-get update -qq >&2
+	"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+# Go 1.21 or newer is needed: it fetches the pinned go1.26.8 through
+# GOTOOLCHAIN. Every machine of ours has it; say so clearly if not.
+if ! command -v go >/dev/null 2>&1; then
+	if [[ -x /usr/local/go/bin/go ]]; then
+		echo "install-deps: add /usr/local/go/bin to PATH" >&2
+	else
+		echo "install-deps: Go 1.21 or newer is required (https://go.dev/dl/)" >&2
+	fi
+	exit 1
+fi
