@@ -1,18 +1,41 @@
-"""Bzlmod module extension of rules_repro. Everything outside rules/*.bzl may change without notice.
-
-Usage in MODULE.bazel (rules_repro's own MODULE.bazel does this already):
+"""Bzlmod module extensions of rules_repro. Everything outside rules/*.bzl may change without notice.
 
     repro = use_extension("@rules_repro//rules:extensions.bzl", "repro")
     use_repo(repro, "repro_toolchains")
     register_toolchains("@repro_toolchains//:all")
+
+    pins = use_extension("@rules_repro//rules:extensions.bzl", "pins")
+    pins.lockfile(name = "pins", lockfile = "//:repro.lock.json")
+    use_repo(pins, "pins")
 """
 
+load("//rules/private:pins_repo.bzl", "repro_pins_hub", "repro_pins_repositories")
 load("//rules/private:toolchain_repo.bzl", "repro_repositories")
 
-def _repro_impl(module_ctx):
+def _repro_impl(_module_ctx):
     repro_repositories(name = "repro_toolchains")
 
 repro = module_extension(
     implementation = _repro_impl,
     doc = "Builds the repro helper from rules_repro's sources for each execution platform.",
+)
+
+def _pins_impl(module_ctx):
+    for mod in module_ctx.modules:
+        for lock in mod.tags.lockfile:
+            repro_pins_hub(name = lock.name, lockfile = lock.lockfile)
+            repro_pins_repositories(lock.name, json.decode(module_ctx.read(lock.lockfile)))
+
+pins = module_extension(
+    implementation = _pins_impl,
+    doc = "Pinned base images from a rules_repro lockfile: a hub repository and one repository per image.",
+    tag_classes = {
+        "lockfile": tag_class(
+            doc = "A lockfile and the name of its hub repository.",
+            attrs = {
+                "name": attr.string(mandatory = True, doc = "Hub repository name, for example `pins`."),
+                "lockfile": attr.label(mandatory = True, doc = "The lockfile, for example `//:repro.lock.json`."),
+            },
+        ),
+    },
 )

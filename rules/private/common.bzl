@@ -26,7 +26,14 @@ COMMON_ATTRS = {
 }
 
 def compatibility_version(ctx):
-    """The compatibility version of a rule: its attribute, else the flag."""
+    """The compatibility version of a rule: its attribute, else the flag.
+
+    Args:
+      ctx: the rule context (with COMMON_ATTRS).
+
+    Returns:
+      The version number, checked against SUPPORTED_VERSIONS.
+    """
     v = ctx.attr.compatibility_version
     if v == 0:
         v = ctx.attr._compatibility_version_flag[SettingInfo].value
@@ -40,6 +47,11 @@ def compatibility_version(ctx):
 
 def add_epoch_args(ctx, args, inputs):
     """Adds the SOURCE_DATE_EPOCH arguments (and the status file input when stamping).
+
+    Args:
+      ctx: the rule context (with COMMON_ATTRS).
+      args: the Args of the action.
+      inputs: the list of action inputs; the status file is appended when stamping.
 
     The key is read from ctx.info_file (stable-status.txt): a STABLE_ key
     changes only when its value changes, so stamped builds stay cacheable.
@@ -64,7 +76,15 @@ def stable_label(label):
     return "//%s:%s" % (label.package, label.name)
 
 def normalize_path(path, what):
-    """Normalizes an image path to "/a/b" form; fails on escapes and empty names."""
+    """Normalizes an image path to "/a/b" form; fails on escapes and empty names.
+
+    Args:
+      path: the path as written in a BUILD file.
+      what: what the path is, for error messages.
+
+    Returns:
+      The normalized path.
+    """
     if not path:
         fail("%s: empty path" % what)
     parts = []
@@ -80,7 +100,14 @@ def normalize_path(path, what):
     return "/" + "/".join(parts)
 
 def param_args(ctx):
-    """An Args object that goes through a params file."""
+    """An Args object that goes through a params file.
+
+    Args:
+      ctx: the rule context.
+
+    Returns:
+      A new Args.
+    """
     args = ctx.actions.args()
     args.use_param_file("@%s", use_always = True)
     args.set_param_file_format("multiline")

@@ -7,7 +7,16 @@ load("//rules/private/providers:image_info.bzl", "ImageInfo")
 load("//rules/private/providers:layer_info.bzl", "LayerInfo")
 
 def layout_dir_of(ctx, target, what):
-    """The directory of an OCI layout given as a target (a tree artifact, or files including index.json)."""
+    """The directory of an OCI layout given as a target (a tree artifact, or files including index.json).
+
+    Args:
+      ctx: the rule context.
+      target: the target that should be a layout.
+      what: which attribute holds it, for error messages.
+
+    Returns:
+      (the directory File or None, the target's files).
+    """
     files = target[DefaultInfo].files.to_list()
     if len(files) == 1 and files[0].is_directory:
         return files[0], files
@@ -23,7 +32,15 @@ def _index_json_dir(files):
     return None
 
 def resolve_base(ctx, platform):
-    """Returns (ImageInfo of the base or None, extra inputs) for ctx.attr.base."""
+    """The ImageInfo of ctx.attr.base, reading a layout base's manifest and config once.
+
+    Args:
+      ctx: the rule context.
+      platform: the image platform, to pick from a multi-platform layout.
+
+    Returns:
+      ImageInfo, or None without a base.
+    """
     base = ctx.attr.base
     if not base:
         return None
@@ -95,13 +112,27 @@ def _has(ctx, name):
     return ctx.target_platform_has_constraint(getattr(ctx.attr, name)[platform_common.ConstraintValueInfo])
 
 def target_platform(ctx):
-    """The image platform: the platform attribute, else the target platform's os and cpu."""
+    """The image platform: the platform attribute, else the target platform's os and cpu.
+
+    Args:
+      ctx: the rule context (with PLATFORM_ATTRS and a platform attribute).
+
+    Returns:
+      "os/arch[/variant]".
+    """
     if ctx.attr.platform:
         return ctx.attr.platform
     return target_platform_of(ctx)
 
 def target_platform_of(ctx):
-    """The OCI platform of the target platform (needs PLATFORM_ATTRS)."""
+    """The OCI platform of the target platform.
+
+    Args:
+      ctx: the rule context (with PLATFORM_ATTRS).
+
+    Returns:
+      "os/arch[/variant]".
+    """
     os = [v for k, v in _OCI_OS.items() if _has(ctx, "_os_" + k)]
     arch = [v for k, v in _OCI_ARCH.items() if _has(ctx, "_cpu_" + k)]
     if len(os) != 1 or len(arch) != 1:
@@ -116,7 +147,14 @@ def _blob_args(args, descriptor, sources, extra_blobs):
     args.add_all(sources.layouts, before_each = "--blobs-from", expand_directories = False)
 
 def blob_sources(infos):
-    """Where the blobs of some images are: the union of their ImageInfo fields."""
+    """Where the blobs of some images are: the union of their ImageInfo fields.
+
+    Args:
+      infos: ImageInfo providers.
+
+    Returns:
+      A struct with blobs, blob_files, blob_dirs, layouts and shallow.
+    """
     return struct(
         blobs = depset(transitive = [i.blobs for i in infos]),
         blob_files = depset(transitive = [i.blob_files for i in infos]),
@@ -129,13 +167,26 @@ def _shallow_failure(ctx, out, kind):
     ctx.actions.run_shell(
         outputs = [out],
         command = "echo \"$1\" >&2; exit 1",
-        arguments = ["%s: cannot write the %s: a pinned base image is shallow here (--@rules_repro//rules/settings:base_layers=shallow), so its layer blobs are not in the build. Build without that flag (the default, fetch) to get layouts and archives." % (ctx.label, kind)],
+        arguments = ["%s: cannot write the %s: the pinned base image is shallow (only its manifest and config are fetched, the default), so its layer blobs are not in the build. Add --@rules_repro//rules/settings:base_layers=fetch to download them (by digest, verified) and build layouts and archives." % (ctx.label, kind)],
         mnemonic = "ReproShallowBase",
         progress_message = "Checking base layers of %s" % ctx.label,
     )
 
 def materialize(ctx, name, descriptor, sources, extra_blobs, repo_tags = [], materialize_docker = True):
-    """Declares the layout, OCI archive and docker archive actions. Returns (layout, oci_archive, docker_archive or None)."""
+    """Declares the layout, OCI archive and docker archive actions.
+
+    Args:
+      ctx: the rule context.
+      name: base name of the outputs.
+      descriptor: the image or index descriptor File.
+      sources: where the blobs are (see blob_sources).
+      extra_blobs: other blob Files (manifests, configs, index).
+      repo_tags: tags of the docker archive.
+      materialize_docker: whether to write a docker archive.
+
+    Returns:
+      (layout directory, OCI archive, docker archive or None).
+    """
     inputs = depset(
         [descriptor] + extra_blobs,
         transitive = [sources.blob_files, sources.layouts, depset([b.descriptor for b in sources.blobs.to_list()] + [b.blob for b in sources.blobs.to_list()])],
@@ -192,10 +243,10 @@ def _image_impl(ctx):
         fail("%s: an image needs a base or at least one layer" % ctx.label)
 
     spec = {
-        "layers": [{"descriptor": l.info.descriptor.path, "created_by": l.created_by} for l in layers],
+        "layers": [{"descriptor": layer.info.descriptor.path, "created_by": layer.created_by} for layer in layers],
         "platform": platform,
     }
-    inputs = [l.info.descriptor for l in layers]
+    inputs = [layer.info.descriptor for layer in layers]
     if base:
         spec["base"] = {"manifest": base.manifest.path, "config": base.config.path}
         if base.base_name:
@@ -250,7 +301,7 @@ def _image_impl(ctx):
         progress_message = "Assembling image %s" % ctx.label,
     )
 
-    own = depset([struct(descriptor = l.info.descriptor, blob = l.info.blob) for l in layers])
+    own = depset([struct(descriptor = layer.info.descriptor, blob = layer.info.blob) for layer in layers])
     sources = struct(
         blobs = depset(transitive = [own, base.blobs]) if base else own,
         blob_files = base.blob_files if base else depset(),
@@ -279,9 +330,14 @@ def _image_impl(ctx):
         shallow = sources.shallow,
     )
     return [
-        DefaultInfo(files = depset([layout])),
+        # On a shallow base (the default for pinned bases) the layout needs
+        # layer bytes the build does not have: the default output is then the
+        # digest and descriptor, and the layout is an output group that fails
+        # with a message saying how to fetch the layers.
+        DefaultInfo(files = depset([digest, descriptor] if sources.shallow else [layout])),
         info,
         OutputGroupInfo(
+            layout = depset([layout]),
             oci_archive = depset([oci_archive]),
             docker_archive = depset([docker_archive]),
             digest = depset([digest]),
@@ -293,7 +349,7 @@ def _image_impl(ctx):
 
 IMAGE_ATTRS = {
     "base": attr.label(
-        doc = "Base image: a repro_image, a pinned base from the lockfile (repro_pull), or an OCI layout (a directory, or files including index.json). Without it the image starts from scratch.",
+        doc = "Base image: a repro_image, a pinned base from the lockfile (`@pins//:NAME` or `pinned(\"ref:tag\")`, see `repro_pins`), or an OCI layout (a directory, or files including index.json). Without it the image starts from scratch.",
     ),
     "layers": attr.label_list(doc = "Layers added on top of the base, bottom first (repro_layer targets).", providers = [LayerInfo]),
     "tars": attr.label_list(
@@ -322,10 +378,15 @@ repro_image = rule(
 A reproducible OCI image.
 
 The default output is an OCI image layout directory. Output groups:
-`oci_archive` (a tar of the layout), `docker_archive` (for `docker load` or
-`podman load`), `digest` (the manifest digest as text), `descriptor`,
-`manifest` and `config`. The manifest and digest are computed from layer
-descriptors only; layouts and archives are separate actions.
+`layout`, `oci_archive` (a tar of the layout), `docker_archive` (for
+`docker load` or `podman load`), `digest` (the manifest digest as text),
+`descriptor`, `manifest` and `config`. The manifest and digest are computed
+from layer descriptors only; layouts and archives are separate actions.
+
+On a pinned base, only the base's manifest and config are fetched by default
+(`@rules_repro//rules/settings:base_layers=shallow`): the default output is
+then the digest and descriptor, pushes and loads still work, and layouts and
+archives need `--@rules_repro//rules/settings:base_layers=fetch`.
 
 ```starlark
 load("@rules_repro//rules:image.bzl", "repro_image")

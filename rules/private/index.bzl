@@ -65,11 +65,13 @@ def _index_impl(ctx):
     )
 
     extra = [index] + [i.manifest for i in infos] + [i.config for i in infos]
-    layout, oci_archive, _ = materialize(ctx, ctx.label.name, descriptor, blob_sources(infos), extra, materialize_docker = False)
+    sources = blob_sources(infos)
+    layout, oci_archive, _ = materialize(ctx, ctx.label.name, descriptor, sources, extra, materialize_docker = False)
     return [
-        DefaultInfo(files = depset([layout])),
+        DefaultInfo(files = depset([digest, descriptor] if sources.shallow else [layout])),
         ImageIndexInfo(index = index, descriptor = descriptor, digest = digest, images = infos, compatibility_version = version),
         OutputGroupInfo(
+            layout = depset([layout]),
             oci_archive = depset([oci_archive]),
             digest = depset([digest]),
             descriptor = depset([descriptor]),

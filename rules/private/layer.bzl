@@ -37,7 +37,21 @@ def _package_relative(ctx, f):
     return f.short_path
 
 def build_layer(ctx, name, entries, inputs, compression, compression_level, lower, created_by):
-    """Runs `repro layer` for a list of spec entries; returns LayerInfo."""
+    """Declares the `repro layer` action for a list of spec entries.
+
+    Args:
+      ctx: the rule context (with COMMON_ATTRS).
+      name: base name of the outputs.
+      entries: layer spec entries (dicts).
+      inputs: the Files the entries read.
+      compression: gzip, zstd or none.
+      compression_level: the level, or -1 for the default.
+      lower: base layer blob Files (bottom first), or None.
+      created_by: the history text of the layer.
+
+    Returns:
+      LayerInfo.
+    """
     version = compatibility_version(ctx)
     if compression not in COMPRESSIONS:
         fail("%s: compression %r: want one of %s" % (ctx.label, compression, ", ".join(COMPRESSIONS)))
@@ -70,7 +84,15 @@ def build_layer(ctx, name, entries, inputs, compression, compression_level, lowe
     return LayerInfo(blob = blob, descriptor = descriptor, compatibility_version = version)
 
 def base_layer_blobs(ctx, base):
-    """The layer blobs of a base image, bottom first, for --lower."""
+    """The layer blobs of a base image, bottom first, for --lower.
+
+    Args:
+      ctx: the rule context.
+      base: the base target (with ImageInfo).
+
+    Returns:
+      A list of Files.
+    """
     info = base[ImageInfo]
     if info.shallow:
         fail("%s: base %s is shallow here (--@rules_repro//rules/settings:base_layers=shallow); a layer that reads its base's layers needs them fetched" % (ctx.label, base.label))
@@ -104,7 +126,14 @@ def _entry_for(state, path, what):
     fail("%s: %s: %s is not a path this layer declares (files, srcs, directories, symlinks), nor a parent of one" % (state.label, what, path))
 
 def layer_entries(ctx):
-    """The spec entries and inputs of a repro_layer, checked at analysis time."""
+    """The spec entries and inputs of a repro_layer, checked at analysis time.
+
+    Args:
+      ctx: the repro_layer rule context.
+
+    Returns:
+      (entries, inputs).
+    """
     state = struct(label = ctx.label, entries = [], inputs = [], declared = {})
     for target, dest in ctx.attr.files.items():
         what = "files[%s]" % target.label

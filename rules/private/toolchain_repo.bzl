@@ -35,7 +35,13 @@ def _find_go(rctx):
          "put it on PATH, or set REPRO_GO to its path.")
 
 def build_repro(rctx, goos, goarch):
-    """Builds tools/repro for goos/goarch into ./repro of the repository."""
+    """Builds tools/repro for goos/goarch into ./repro of the repository.
+
+    Args:
+      rctx: the repository context (with a srcs attribute).
+      goos: GOOS of the binary.
+      goarch: GOARCH of the binary.
+    """
     go = _find_go(rctx)
     root = rctx.path(Label("//:go.mod")).dirname
 

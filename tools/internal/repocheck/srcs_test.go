@@ -6,8 +6,8 @@ import (
 	"bytes"
 	"fmt"
 	"github.com/rules-repro/rules_repro/tools/compat"
-	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -18,25 +18,36 @@ import (
 const repoRoot = "../../.."
 
 // reproSources lists the files the helper is built from: go.mod, go.sum and
-// every non-test Go file under tools/.
+// the non-test Go files of this module's packages that tools/repro imports
+// (so that editing test-only or documentation tooling does not make Bazel
+// rebuild the helper).
 func reproSources(t *testing.T) []string {
 	t.Helper()
-	srcs := []string{"go.mod", "go.sum"}
-	err := filepath.WalkDir(filepath.Join(repoRoot, "tools"), func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && d.Name() == "testdata" {
-			return filepath.SkipDir
-		}
-		if !d.IsDir() && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") {
-			rel, _ := filepath.Rel(repoRoot, p)
-			srcs = append(srcs, filepath.ToSlash(rel))
-		}
-		return nil
-	})
+	cmd := exec.Command("go", "list", "-deps", "-f",
+		`{{if .Module}}{{if eq .Module.Path "github.com/rules-repro/rules_repro"}}{{.Dir}}{{range .GoFiles}} {{.}}{{end}}{{"\n"}}{{end}}{{end}}`,
+		"./tools/repro")
+	cmd.Dir = repoRoot
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	root, err := filepath.Abs(repoRoot)
 	if err != nil {
 		t.Fatal(err)
+	}
+	srcs := []string{"go.mod", "go.sum"}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
+			continue
+		}
+		dir, err := filepath.Rel(root, fields[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fields[1:] {
+			srcs = append(srcs, filepath.ToSlash(filepath.Join(dir, f)))
+		}
 	}
 	sort.Strings(srcs)
 	return srcs
