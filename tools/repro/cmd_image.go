@@ -48,9 +48,32 @@ func (o *outputs) abort() {
 	}
 }
 
-func descriptorJSON(d *oci.ImageDescriptor) ([]byte, error) {
-	data, err := json.MarshalIndent(d, "", "  ")
-	return append(data, '\n'), err
+// writeResult writes the blobs (path -> bytes; empty paths are skipped) and
+// the descriptor and digest files of an assembled image or index, all or
+// none, and prints the digest when no file receives it.
+func writeResult(stdout io.Writer, d *oci.ImageDescriptor, descOut, digestOut string, blobs map[string][]byte) error {
+	desc, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		return err
+	}
+	var out outputs
+	defer out.abort()
+	files := map[string][]byte{descOut: append(desc, '\n'), digestOut: []byte(d.Digest.String() + "\n")}
+	for path, data := range blobs {
+		files[path] = data
+	}
+	for path, data := range files {
+		if err := out.add(path, data); err != nil {
+			return err
+		}
+	}
+	if err := out.commit(); err != nil {
+		return err
+	}
+	if descOut == "" && digestOut == "" {
+		fmt.Fprintln(stdout, d.Digest)
+	}
+	return nil
 }
 
 func cmdImage(args []string, stdout io.Writer) error {
@@ -160,31 +183,7 @@ func cmdImage(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	desc, err := descriptorJSON(&res.Descriptor)
-	if err != nil {
-		return err
-	}
-	var out outputs
-	defer out.abort()
-	if err := out.add(configOut, res.Config); err != nil {
-		return err
-	}
-	if err := out.add(manifestOut, res.Manifest); err != nil {
-		return err
-	}
-	if err := out.add(descOut, desc); err != nil {
-		return err
-	}
-	if err := out.add(digestOut, []byte(res.Descriptor.Digest.String()+"\n")); err != nil {
-		return err
-	}
-	if err := out.commit(); err != nil {
-		return err
-	}
-	if descOut == "" && digestOut == "" {
-		fmt.Fprintln(stdout, res.Descriptor.Digest)
-	}
-	return nil
+	return writeResult(stdout, &res.Descriptor, descOut, digestOut, map[string][]byte{configOut: res.Config, manifestOut: res.Manifest})
 }
 
 func merge(a, b map[string]string) map[string]string {
@@ -246,26 +245,5 @@ func cmdIndex(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	desc, err := descriptorJSON(&res.Descriptor)
-	if err != nil {
-		return err
-	}
-	var out outputs
-	defer out.abort()
-	if err := out.add(indexOut, res.Index); err != nil {
-		return err
-	}
-	if err := out.add(descOut, desc); err != nil {
-		return err
-	}
-	if err := out.add(digestOut, []byte(res.Descriptor.Digest.String()+"\n")); err != nil {
-		return err
-	}
-	if err := out.commit(); err != nil {
-		return err
-	}
-	if descOut == "" && digestOut == "" {
-		fmt.Fprintln(stdout, res.Descriptor.Digest)
-	}
-	return nil
+	return writeResult(stdout, &res.Descriptor, descOut, digestOut, map[string][]byte{indexOut: res.Index})
 }
