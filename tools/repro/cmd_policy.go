@@ -25,6 +25,8 @@ type policySubcommand struct {
 
 var policySubcommands = []policySubcommand{
 	{"eval", "show what a source policy does to one source, as BuildKit would", cmdPolicyEval},
+	{"export", "write the lockfile's pins and policy as a BuildKit --source-policy-file", cmdPolicyExport},
+	{"import", "turn a BuildKit source policy into the lockfile (the reverse of export)", cmdPolicyImport},
 }
 
 func cmdPolicy(args []string, stdout io.Writer) error {

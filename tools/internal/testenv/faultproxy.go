@@ -81,13 +81,15 @@ type Fault struct {
 
 // Action is what a Fault does; build one with RespondStatus,
 // RespondRetryAfter, DropRequestAfter, TruncateResponseAfter, StallBefore,
-// StallRequestAfter, StallResponseAfter or PassThrough.
+// StallRequestAfter, StallResponseAfter, ReplaceResponseBody,
+// RewriteResponseBody or PassThrough.
 type Action struct {
 	kind       actionKind
 	status     int
 	retryAfter string
 	bytes      int64
 	delay      time.Duration
+	rewrite    func([]byte) []byte
 }
 
 type actionKind int
@@ -100,6 +102,7 @@ const (
 	actStallBefore
 	actStallRequest
 	actStallResponse
+	actReplaceResponse
 )
 
 // RespondStatus answers with status code (500, 502, 503, ...) and a short
@@ -142,6 +145,22 @@ func StallResponseAfter(n int64, d time.Duration) Action {
 	return Action{kind: actStallResponse, bytes: n, delay: d}
 }
 
+// ReplaceResponseBody forwards the request and answers with the upstream's
+// status and headers but body instead of the upstream's body (and a
+// Content-Length to match), as a tampering mirror or proxy would: headers
+// such as Docker-Content-Digest still describe the original content.
+func ReplaceResponseBody(body []byte) Action {
+	b := append([]byte(nil), body...)
+	return RewriteResponseBody(func([]byte) []byte { return b })
+}
+
+// RewriteResponseBody is ReplaceResponseBody with the new body computed
+// from the upstream's whole body, for example to flip one byte. The rule
+// fires (and counts) whatever the upstream status is.
+func RewriteResponseBody(rewrite func(upstream []byte) []byte) Action {
+	return Action{kind: actReplaceResponse, rewrite: rewrite}
+}
+
 // PassThrough forwards the request unchanged. As a rule with Times, it lets
 // that many matching requests through before later rules get to fire.
 func PassThrough() Action { return Action{kind: actPass} }
@@ -167,6 +186,8 @@ func (a Action) String() string {
 		return fmt.Sprintf("stall %v after %d request bytes", a.delay, a.bytes)
 	case actStallResponse:
 		return fmt.Sprintf("stall %v after %d response bytes", a.delay, a.bytes)
+	case actReplaceResponse:
+		return "replace response body"
 	default:
 		return "pass through"
 	}
@@ -602,6 +623,28 @@ func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	defer resp.Body.Close()
+
+	if act.kind == actReplaceResponse {
+		upstream, err := io.ReadAll(resp.Body)
+		if err != nil {
+			rec.Err = err.Error()
+			abort = true
+			return
+		}
+		body := act.rewrite(upstream)
+		copyHeaders(cw.Header(), resp.Header)
+		if loc := resp.Header.Get("Location"); loc != "" {
+			cw.Header().Set("Location", p.rewriteLocation(loc))
+		}
+		if req.Method != http.MethodHead {
+			cw.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		}
+		cw.WriteHeader(resp.StatusCode)
+		if req.Method != http.MethodHead {
+			_, _ = cw.Write(body)
+		}
+		return
+	}
 
 	copyHeaders(cw.Header(), resp.Header)
 	if loc := resp.Header.Get("Location"); loc != "" {

@@ -1,0 +1,173 @@
+package lock
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+)
+
+// decodeStrict decodes JSON text into a tree of map[string]any, []any,
+// string, json.Number, bool and nil, rejecting what encoding/json lets
+// through silently: an object key given twice (encoding/json keeps the last,
+// which for "images" would drop an entry) and data after the top-level value.
+// Errors name the JSON path, e.g. `images.base.platforms`.
+func decodeStrict(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	v, err := decodeValue(dec, "")
+	if err != nil {
+		return nil, err
+	}
+	if tok, err := dec.Token(); err != io.EOF {
+		if err != nil {
+			return nil, fmt.Errorf("invalid JSON after the top-level object: %v", err)
+		}
+		return nil, fmt.Errorf("unexpected %v after the top-level object", tok)
+	}
+	return v, nil
+}
+
+func decodeValue(dec *json.Decoder, path string) (any, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, tokenError(path, err)
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			obj := map[string]any{}
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return nil, tokenError(path, err)
+				}
+				key := kt.(string) // the decoder guarantees a string key here
+				sub := join(path, key)
+				if _, dup := obj[key]; dup {
+					return nil, fmt.Errorf("%s: key given twice", sub)
+				}
+				v, err := decodeValue(dec, sub)
+				if err != nil {
+					return nil, err
+				}
+				obj[key] = v
+			}
+			if _, err := dec.Token(); err != nil { // '}'
+				return nil, tokenError(path, err)
+			}
+			return obj, nil
+		case '[':
+			arr := []any{}
+			for i := 0; dec.More(); i++ {
+				v, err := decodeValue(dec, fmt.Sprintf("%s[%d]", path, i))
+				if err != nil {
+					return nil, err
+				}
+				arr = append(arr, v)
+			}
+			if _, err := dec.Token(); err != nil { // ']'
+				return nil, tokenError(path, err)
+			}
+			return arr, nil
+		}
+	}
+	return tok, nil
+}
+
+func tokenError(path string, err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return fmt.Errorf("%s: unexpected end of input", orTop(path))
+	}
+	return fmt.Errorf("%s: invalid JSON: %v", orTop(path), err)
+}
+
+func orTop(path string) string {
+	if path == "" {
+		return "top level"
+	}
+	return path
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// describe names the JSON type of a decoded value for error messages.
+func describe(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return "null"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	case string:
+		return strconv.Quote(t)
+	case json.Number:
+		return "the number " + string(t)
+	case bool:
+		return fmt.Sprintf("%t", t)
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// fields checks that v is an object whose keys are all known (exactly: JSON
+// keys are case-sensitive here, unlike encoding/json) and returns it.
+func fields(v any, path string, known ...string) (map[string]any, error) {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%s: want an object, found %s", orTop(path), describe(v))
+	}
+	for _, k := range sortedKeys(obj) {
+		found := false
+		for _, kk := range known {
+			if k == kk {
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("%s: unknown field %q (known: %s)", orTop(path), k, quoteAll(known))
+		}
+	}
+	return obj, nil
+}
+
+// str returns the string at obj[key]; absent is "".
+func str(obj map[string]any, key, path string) (string, error) {
+	v, ok := obj[key]
+	if !ok {
+		return "", nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("%s: want a string, found %s", join(path, key), describe(v))
+	}
+	return s, nil
+}
+
+func quoteAll(ss []string) string {
+	var b bytes.Buffer
+	for i, s := range ss {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Quote(s))
+	}
+	return b.String()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
