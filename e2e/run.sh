@@ -3,7 +3,7 @@
 #
 # usage: e2e/run.sh [TEST...]      (default: all, in order)
 #
-# Tests: reproducible stamping remote_cache judges multiplatform golden analysis
+# Tests: reproducible stamping remote_cache judges multiplatform golden analysis pins
 # Later tests reuse the clones and builds of earlier ones.
 set -euo pipefail
 
@@ -16,10 +16,13 @@ source "$here/lib/common.sh"
 source "$here/lib/services.sh"
 # shellcheck source=e2e/test_bazel.sh
 source "$here/test_bazel.sh"
+# shellcheck source=e2e/test_pins.sh
+source "$here/test_pins.sh"
 
 cleanup() {
 	cleanup_bazel
 	stop_nginx_cache "$E2E_TMP/cache" >/dev/null 2>&1 || true
+	stop_registry "$E2E_TMP/registry" >/dev/null 2>&1 || true
 	if [[ -z ${KEEP_E2E_TMP:-} ]]; then
 		chmod -R u+w "$E2E_TMP" 2>/dev/null || true
 		rm -rf "$E2E_TMP"
@@ -29,7 +32,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-all=(reproducible stamping remote_cache judges multiplatform golden analysis)
+all=(reproducible stamping remote_cache judges multiplatform golden analysis pins)
 tests=("${@:-${all[@]}}")
 failed=()
 for t in "${tests[@]}"; do

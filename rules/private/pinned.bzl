@@ -25,6 +25,7 @@ def _pinned_image_impl(ctx):
             compatibility_version = None,
             base_name = ctx.attr.base_name,
             source_repository = ctx.attr.source_repository,
+            source_repositories = depset(),
             shallow = not ctx.attr.blobs,
         ),
     ]

@@ -52,7 +52,7 @@ def _hub_impl(rctx):
 
     # The lockfile must be complete, and the policy must allow every source:
     # a denied or unpinned source fails the build here, naming the source.
-    _run(rctx, ["lock", "check", "--lockfile", lockfile], "rules_repro: the lockfile %s is not complete and consistent; run `bazel run @rules_repro//:lock -- update` (or `repro lock update --lockfile %s`) to fix it. repro lock check" % (rctx.attr.lockfile, lockfile))
+    _run(rctx, ["lock", "check", "--lockfile", lockfile], "rules_repro: the lockfile %s is not complete, not consistent or not allowed by its policy; fix the lockfile (for a source the policy denies, its policy rules) or run `bazel run @rules_repro//:lock -- update --lockfile %s`. repro lock check" % (rctx.attr.lockfile, rctx.attr.lockfile.name))
 
     images = lock.get("images", {})
     build = ['package(default_visibility = ["//visibility:public"])', ""]
@@ -81,10 +81,9 @@ def pinned(ref):
     \"\"\"
     if ref not in PINNED:
         fail(("%s uses base image %r, which is not pinned in {lockfile}.\\n" +
-              "Add and pin it:\\n" +
-              "  repro lock add NAME %s --platform linux/amd64 --lockfile {lockfile_path}\\n" +
-              "  repro lock update --lockfile {lockfile_path}\\n" +
-              "(or bazel run @rules_repro//:lock -- add ... / update)") % (native.package_name() or "//", ref, ref))
+              "Add and pin it (NAME is the name you give it in the lockfile):\\n" +
+              "  bazel run @rules_repro//:lock -- add NAME %s --platform linux/amd64 --lockfile {lockfile_path}\\n" +
+              "  bazel run @rules_repro//:lock -- update --lockfile {lockfile_path}") % ("//" + native.package_name(), ref, ref))
     return PINNED[ref]
 """.format(
         lockfile = str(rctx.attr.lockfile),
