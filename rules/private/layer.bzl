@@ -46,7 +46,7 @@ def build_layer(ctx, name, entries, inputs, compression, compression_level, lowe
       inputs: the Files the entries read.
       compression: gzip, zstd or none.
       compression_level: the level, or -1 for the default.
-      lower: base layer blob Files (bottom first), or None.
+      lower: (arguments, inputs) from lower_args, or None.
       created_by: the history text of the layer.
 
     Returns:
@@ -71,34 +71,50 @@ def build_layer(ctx, name, entries, inputs, compression, compression_level, lowe
     args.add("--created-by", created_by)
     all_inputs = [spec] + inputs
     add_epoch_args(ctx, args, all_inputs)
-    lower_files = list(lower or [])
-    args.add_all(lower_files, before_each = "--lower")
+    lower_inputs = depset()
+    if lower:
+        lower_argv, lower_inputs = lower
+        args.add_all(lower_argv)
     run_repro(
         ctx,
         arguments = [args],
-        inputs = depset(all_inputs + lower_files),
+        inputs = depset(all_inputs, transitive = [lower_inputs]),
         outputs = [blob, descriptor],
         mnemonic = "ReproLayer",
         progress_message = "Building layer %s" % ctx.label,
     )
     return LayerInfo(blob = blob, descriptor = descriptor, compatibility_version = version)
 
-def base_layer_blobs(ctx, base):
-    """The layer blobs of a base image, bottom first, for --lower.
+def lower_args(ctx, base):
+    """The arguments and inputs that give `repro layer` the base's layers, in manifest order.
 
     Args:
       ctx: the rule context.
       base: the base target (with ImageInfo).
 
     Returns:
-      A list of Files.
+      (list of arguments, depset of input Files).
     """
     info = base[ImageInfo]
     if info.shallow:
-        fail("%s: base %s is shallow here (--@rules_repro//rules/settings:base_layers=shallow); a layer that reads its base's layers needs them fetched" % (ctx.label, base.label))
-    if info.layouts.to_list() or info.blob_dirs.to_list():
-        fail("%s: the layers of base %s cannot be listed in order yet (it is an OCI layout or a pinned image); give a base built by repro_image" % (ctx.label, base.label))
-    return [s.blob for s in info.blobs.to_list()] + info.blob_files.to_list()
+        fail("%s: base %s is a pinned image whose layers are not fetched (the default, base_layers=shallow); " % (ctx.label, base.label) +
+             "a layer that takes its parent directories from the base needs them: add --@rules_repro//rules/settings:base_layers=fetch, or drop `base` and declare those directories")
+    blobs = info.blobs.to_list()
+    args = ["--lower-manifest", info.manifest.path]
+    args += ["--blob=" + info.config.path]
+    for b in blobs:
+        args.append("--layer=%s=%s" % (b.descriptor.path, b.blob.path))
+    for f in info.blob_files.to_list():
+        args.append("--blob=" + f.path)
+    for d in info.blob_dirs.to_list():
+        args.append("--blobs-from=" + d)
+    for layout in info.layouts.to_list():
+        args.append("--blobs-from=" + layout.path)
+    inputs = depset(
+        [info.manifest, info.config] + [b.descriptor for b in blobs] + [b.blob for b in blobs],
+        transitive = [info.blob_files, info.layouts],
+    )
+    return args, inputs
 
 def _declare(state, path, what):
     if path in state.declared:
@@ -212,7 +228,7 @@ def layer_entries(ctx):
 
 def _layer_impl(ctx):
     entries, inputs = layer_entries(ctx)
-    lower = base_layer_blobs(ctx, ctx.attr.base) if ctx.attr.base else None
+    lower = lower_args(ctx, ctx.attr.base) if ctx.attr.base else None
     info = build_layer(ctx, ctx.label.name, entries, inputs, ctx.attr.compression, ctx.attr.compression_level, lower, stable_label(ctx.label))
     return [
         DefaultInfo(files = depset([info.blob])),

@@ -274,15 +274,26 @@ type Lower struct {
 func ReadLower(layers []string) (*Lower, error) {
 	l := &Lower{entries: map[string]lowerEntry{}}
 	for _, name := range layers {
-		if err := l.apply(name); err != nil {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, fmt.Errorf("lower layer: %w", err)
+		}
+		err = l.Apply(f, name)
+		f.Close()
+		if err != nil {
 			return nil, err
 		}
 	}
 	return l, nil
 }
 
-func (l *Lower) apply(name string) error {
-	rc, err := OpenArchive(name)
+// NewLower returns an empty view, to which layers are applied in order.
+func NewLower() *Lower { return &Lower{entries: map[string]lowerEntry{}} }
+
+// Apply applies one layer blob (plain, gzip or zstd tar) read from r; name
+// is used in error messages.
+func (l *Lower) Apply(r io.Reader, name string) error {
+	rc, err := Decompress(r, name)
 	if err != nil {
 		return fmt.Errorf("lower layer: %w", err)
 	}

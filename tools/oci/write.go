@@ -25,6 +25,8 @@ type BlobSet struct {
 	mem     map[digest.Digest][]byte
 	files   map[digest.Digest]string
 	layouts []string
+	// sources supply blobs found nowhere else (see AddSource).
+	sources []BlobSource
 }
 
 // NewBlobSet returns an empty set.
@@ -66,6 +68,10 @@ func (b *BlobSet) Bytes(d digest.Digest) ([]byte, error) {
 	return data, nil
 }
 
+// Open returns a reader of blob d and where it comes from. The caller
+// verifies the digest if it needs to.
+func (b *BlobSet) Open(d digest.Digest) (io.ReadCloser, string, error) { return b.open(d) }
+
 func (b *BlobSet) open(d digest.Digest) (io.ReadCloser, string, error) {
 	if data, ok := b.mem[d]; ok {
 		return io.NopCloser(bytes.NewReader(data)), "memory", nil
@@ -79,6 +85,9 @@ func (b *BlobSet) open(d digest.Digest) (io.ReadCloser, string, error) {
 		if f, err := os.Open(p); err == nil {
 			return f, p, nil
 		}
+	}
+	if len(b.sources) > 0 {
+		return b.openFromSources(d)
 	}
 	return nil, "", fmt.Errorf("blob %s is not available (not built, and not in any base layout given)", d)
 }

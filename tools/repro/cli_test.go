@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/tar"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -241,5 +242,40 @@ func TestEndToEndValidatedByGoContainerregistry(t *testing.T) {
 		if len(a) == 0 || !bytes.Equal(a, b) {
 			t.Errorf("%s differs between two builds", f)
 		}
+	}
+}
+
+// TestLowerManifest: parent directories of a new layer take the base's
+// metadata when the base is given as a manifest and a place to find blobs.
+func TestLowerManifest(t *testing.T) {
+	dir := buildChain(t)
+	o := func(n string) string { return filepath.Join(dir, n) }
+	mustCLI(t, "base", "--layout", o("layout-amd64"), "--manifest-out", o("lm.json"), "--config-out", o("lc.json"))
+	writeJSON(t, o("add.json"), map[string]any{"entries": []map[string]any{
+		{"type": "file", "path": "/data/new.txt", "content": "n"},
+	}})
+	mustCLI(t, "layer", "--spec", o("add.json"), "--output", o("add.tar"), "--compression", "none",
+		"--lower-manifest", o("lm.json"), "--blobs-from", o("layout-amd64"), "--descriptor", o("add.desc"))
+	data, _ := os.ReadFile(o("add.tar"))
+	tr := tar.NewReader(bytes.NewReader(data))
+	h, err := tr.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Name != "data/" || h.Mode != 0o700 || h.Uid != 1000 || h.Gid != 1000 {
+		t.Errorf("data/ should keep the base's 0700 1000:1000, got %s %04o %d:%d", h.Name, h.Mode, h.Uid, h.Gid)
+	}
+	// A blob that does not match the manifest is refused.
+	writeFile(t, o("fake/blobs/sha256/placeholder"), "", 0o644)
+	var m struct {
+		Layers []struct{ Digest string } `json:"layers"`
+	}
+	oci.ReadJSON(o("lm.json"), &m)
+	hex := strings.TrimPrefix(m.Layers[0].Digest, "sha256:")
+	writeFile(t, o("fake/blobs/sha256/"+hex), "not the layer", 0o644)
+	code, _, stderr := runCLI(t, "layer", "--spec", o("add.json"), "--output", o("bad.tar"),
+		"--lower-manifest", o("lm.json"), "--blobs-from", o("fake"), "--descriptor", o("bad.desc"))
+	if code == 0 || !strings.Contains(stderr, "lower") {
+		t.Errorf("a corrupt lower layer was accepted: %d %s", code, stderr)
 	}
 }

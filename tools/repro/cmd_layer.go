@@ -1,10 +1,14 @@
 package main
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"io"
 
+	digest "github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/rules-repro/rules_repro/tools/layer"
+	"github.com/rules-repro/rules_repro/tools/oci"
 )
 
 func init() {
@@ -15,6 +19,8 @@ func cmdLayer(args []string, stdout io.Writer) error {
 	fs := newFlags("layer", "layer (--spec SPEC.json | --dir DIR) --output BLOB --descriptor DESC.json [flags]", stdout)
 	var (
 		spec, dir, output, descriptor, createdBy string
+		lowerManifest                            string
+		lowerBlobs                               blobFlags
 		compression                              string
 		level                                    int
 		lower                                    stringList
@@ -28,6 +34,8 @@ func cmdLayer(args []string, stdout io.Writer) error {
 	fs.StringVar(&compression, "compression", "gzip", "gzip, zstd or none")
 	fs.IntVar(&level, "compression-level", -1, "compression level (gzip 0-9, zstd 1-22; default: the library default)")
 	fs.Var(&lower, "lower", "a layer blob of the base image, bottom first (repeatable): implicit parent directories take the base's metadata, opaque directories expand into whiteouts")
+	fs.StringVar(&lowerManifest, "lower-manifest", "", "the base image's manifest: its layers, in order, are the lower layers, found with --blob, --layer and --blobs-from")
+	lowerBlobs.register(fs)
 	fs.StringVar(&createdBy, "created-by", "", "history text recorded in the descriptor for the image's history entry")
 	ep.register(fs)
 	ver.register(fs)
@@ -53,8 +61,15 @@ func cmdLayer(args []string, stdout io.Writer) error {
 		return err
 	}
 	opts := layer.Options{Epoch: e}
-	if len(lower) > 0 {
+	switch {
+	case len(lower) > 0 && lowerManifest != "":
+		return usagef("give --lower or --lower-manifest, not both")
+	case len(lower) > 0:
 		if opts.Lower, err = layer.ReadLower(lower); err != nil {
+			return err
+		}
+	case lowerManifest != "":
+		if opts.Lower, err = readLowerManifest(lowerManifest, &lowerBlobs); err != nil {
 			return err
 		}
 	}
@@ -84,4 +99,37 @@ func cmdLayer(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%s %d %s\n", d.Digest, d.Size, d.DiffID)
 	}
 	return nil
+}
+
+// readLowerManifest applies the layers of a base image's manifest, in order,
+// verifying each blob against its digest.
+func readLowerManifest(path string, b *blobFlags) (*layer.Lower, error) {
+	var m specs.Manifest
+	if err := oci.ReadJSON(path, &m); err != nil {
+		return nil, fmt.Errorf("--lower-manifest: %w", err)
+	}
+	set, err := b.set()
+	if err != nil {
+		return nil, err
+	}
+	lower := layer.NewLower()
+	for i, l := range m.Layers {
+		rc, where, err := set.Open(l.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("--lower-manifest %s: layer %d: %w", path, i, err)
+		}
+		h := sha256.New()
+		err = lower.Apply(io.TeeReader(rc, h), where)
+		if err == nil {
+			_, err = io.Copy(h, rc) // the rest after the tar's end
+		}
+		rc.Close()
+		if err != nil {
+			return nil, err
+		}
+		if got := digest.NewDigest(digest.SHA256, h); got != l.Digest {
+			return nil, fmt.Errorf("--lower-manifest %s: layer %d from %s has digest %s, expected %s", path, i, where, got, l.Digest)
+		}
+	}
+	return lower, nil
 }
