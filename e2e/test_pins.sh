@@ -256,7 +256,7 @@ pins_tamper_cases() {
 	cp "$W/BUILD.bazel" "$E2E_TMP/BUILD.saved"
 	printf '\nrepro_image(\n    name = "unpinned",\n    base = pinned("%s/other/image:2.0"),\n    layers = [":app"],\n)\n' "$REG" >>"$W/BUILD.bazel"
 	expect_fail "is not pinned in" //:unpinned
-	grep -qF "repro lock add" "$E2E_TMP/last-build.log" || fail "the message does not give the command that pins it"
+	grep -qF "bazel run @rules_repro//:lock -- add" "$E2E_TMP/last-build.log" || fail "the message does not give the command that pins it"
 	cp "$E2E_TMP/BUILD.saved" "$W/BUILD.bazel"
 	log "unpinned base: the build fails naming the reference and the command that pins it"
 	forget_pins

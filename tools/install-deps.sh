@@ -35,3 +35,14 @@ if ! command -v go >/dev/null 2>&1; then
 	fi
 	exit 1
 fi
+
+# crane judges the OCI archives and pushes in the Go tests
+# (tools/repro/archive_judges_test.go): the go-containerregistry of go.mod,
+# from the Go module proxy, into $(go env GOPATH)/bin where the tests look.
+if [[ $what == test ]]; then
+	ggcr=$(awk '$1 == "github.com/google/go-containerregistry" {print $2}' "$(dirname "$0")/../go.mod")
+	if ! command -v crane >/dev/null 2>&1 && [[ ! -x "$(go env GOPATH)/bin/crane" ]]; then
+		echo "install-deps: installing crane $ggcr" >&2
+		go install "github.com/google/go-containerregistry/cmd/crane@$ggcr" >&2
+	fi
+fi

@@ -1,5 +1,6 @@
 // Package registry fetches images from OCI and Docker registries the way
-// docker does, and verifies everything it fetches.
+// docker does, and verifies everything it fetches; it also pushes blobs and
+// manifests, verified the same way.
 //
 // Access: credentials come from authn.DefaultKeychain (~/.docker/config.json
 // or $DOCKER_CONFIG/config.json, including credential helpers and
@@ -17,6 +18,17 @@
 // registry sends one, a platform manifest against its index descriptor, a
 // config against its manifest descriptor, and layers while they stream to
 // disk. Nothing is written unless it verified.
+//
+// Pushing (OpenRepo, Repo): blobs are uploaded with one PUT up to
+// MonolithicMax and streamed in one PATCH above it, hashed on the way so that
+// wrong bytes fail the request before the registry can commit them, and an
+// upload succeeds only when the registry confirms the digest. A failed upload
+// is sent again from a fresh session (never resumed), after a HEAD that finds
+// out whether the lost attempt committed it. Blobs are mounted from another
+// repository of the same registry (MountBlob) and streamed out of a
+// repository (OpenBlob) with verification and Range resumption, so that a
+// registry-to-registry copy touches no disk. Transfers that make no progress
+// for Options.StallTimeout are abandoned and retried.
 //
 // Errors (*Error) name the reference and say what went wrong; they never
 // contain a credential: every secret the keychain returned is scrubbed from
@@ -40,6 +52,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -61,6 +74,10 @@ type Options struct {
 	// UserAgent is sent with every request. The default is
 	// "rules_repro".
 	UserAgent string
+	// StallTimeout is how long a blob upload or a streamed blob download
+	// may make no progress before it is abandoned (and retried). The
+	// default is 60s.
+	StallTimeout time.Duration
 
 	// transport replaces the base transport (TLS, retries); a test seam.
 	transport http.RoundTripper

@@ -1,0 +1,701 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	digest "github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// RepoOptions say what access OpenRepo asks for.
+type RepoOptions struct {
+	// Push asks for push access as well as pull. The default is pull only,
+	// which is all that reading (and a dry run) needs.
+	Push bool
+	// MountFrom are repositories whose blobs may be mounted into this one.
+	// Pull access to those on the same registry is asked for in the same
+	// handshake (a bearer token then covers both); others are ignored.
+	MountFrom []string
+}
+
+// Repo is an authenticated connection to one repository: it uploads,
+// mounts and checks blobs, puts and reads back manifests, and streams
+// blobs out, verified. It is safe for concurrent use.
+type Repo struct {
+	c       *Client
+	r       *repository
+	name    string
+	retries atomic.Int64
+}
+
+// DefaultStallTimeout is used when Options.StallTimeout is zero.
+const DefaultStallTimeout = 60 * time.Second
+
+// MonolithicMax is the largest blob uploaded with a single PUT (POST, then
+// PUT with the body). Larger blobs are streamed in one PATCH and closed by
+// an empty PUT, the path every registry implements (docker and crane use
+// it): proxies and registries that cap request sizes or time out single
+// requests treat a PATCH stream as an upload, and the size of one PUT body
+// stays small. Chunking further would only allow resuming a session, and a
+// session whose state is unknown after a failure is not resumed here: the
+// blob is sent again from a fresh one.
+const MonolithicMax = 4 << 20
+
+// ParseRepository checks a repository name as docker reads it
+// ("registry.example.com/team/app", "alpine" for Docker Hub) and returns
+// its full name.
+func (c *Client) ParseRepository(ref string) (string, error) {
+	r, err := c.parseRepository(ref)
+	if err != nil {
+		return "", err
+	}
+	return r.Name(), nil
+}
+
+func (c *Client) parseRepository(ref string) (name.Repository, error) {
+	var opts []name.Option
+	if c.opts.Insecure {
+		opts = append(opts, name.Insecure)
+	}
+	if i := strings.LastIndexByte(ref, '@'); i >= 0 {
+		// A repository has no '@'; what comes before one may be
+		// credentials ("user:password@registry/app").
+		return name.Repository{}, &Error{msg: fmt.Sprintf("invalid repository %q: a repository has no '@' (credentials belong in the Docker config: docker login; a digest is not part of a repository)", "[REDACTED]@"+ref[i+1:])}
+	}
+	r, err := name.NewRepository(ref, opts...)
+	if err != nil {
+		return name.Repository{}, &Error{msg: fmt.Sprintf("invalid repository %q: %v (want registry[:port]/path, for example registry.example.com/team/app)", ref, err)}
+	}
+	return r, nil
+}
+
+// SameRegistry reports whether two repositories are on the same registry
+// (so that blobs can be mounted from one into the other).
+func (c *Client) SameRegistry(a, b string) bool {
+	ra, err1 := c.parseRepository(a)
+	rb, err2 := c.parseRepository(b)
+	return err1 == nil && err2 == nil && ra.RegistryStr() == rb.RegistryStr()
+}
+
+// OpenRepo authenticates to a repository ("registry/path") as docker
+// would, once per repository and kind of access.
+func (c *Client) OpenRepo(ctx context.Context, ref string, o RepoOptions) (*Repo, error) {
+	repo, err := c.parseRepository(ref)
+	if err != nil {
+		return nil, err
+	}
+	if !o.Push && len(o.MountFrom) == 0 {
+		r, err := c.repository(ctx, repo, repo.Name())
+		if err != nil {
+			return nil, err
+		}
+		return &Repo{c: c, r: r, name: repo.Name()}, nil
+	}
+	scopes := []string{repo.Scope(transport.PullScope)}
+	if o.Push {
+		scopes[0] = repo.Scope(transport.PushScope)
+	}
+	var mounts []string
+	for _, m := range o.MountFrom {
+		mr, err := c.parseRepository(m)
+		if err != nil {
+			return nil, err
+		}
+		if mr.RegistryStr() == repo.RegistryStr() && mr.Name() != repo.Name() {
+			scopes = append(scopes, mr.Scope(transport.PullScope))
+			mounts = append(mounts, mr.Name())
+		}
+	}
+	sort.Strings(mounts)
+	key := repo.Name() + " " + strings.Join(scopes[:1], "") + " " + strings.Join(mounts, " ")
+	r, err := c.authenticate(ctx, repo, repo.Name(), scopes, key)
+	if err != nil {
+		return nil, err
+	}
+	return &Repo{c: c, r: r, name: repo.Name()}, nil
+}
+
+// authenticate is repository with explicit scopes and cache key.
+func (c *Client) authenticate(ctx context.Context, repo name.Repository, subject string, scopes []string, key string) (*repository, error) {
+	c.mu.Lock()
+	r := c.repos[key]
+	c.mu.Unlock()
+	if r != nil {
+		return r, nil
+	}
+	host := repo.RegistryStr()
+	auth, err := c.opts.Keychain.Resolve(repo)
+	if err != nil {
+		return nil, c.fail(ErrAuth, subject, "reading credentials for %s from the Docker config: %v", host, err)
+	}
+	cfg, err := authn.Authorization(ctx, auth)
+	if err != nil {
+		return nil, c.fail(ErrAuth, subject, "getting credentials for %s from the Docker config or its credential helper: %v", host, err)
+	}
+	c.secrets.addAuth(cfg)
+	c.mu.Lock()
+	c.anonymous[host] = auth == authn.Anonymous || *cfg == (authn.AuthConfig{})
+	c.mu.Unlock()
+	actx, a := withAttempts(ctx)
+	rt, err := transport.NewWithContext(actx, repo.Registry, auth, c.base, scopes)
+	if err != nil {
+		return nil, c.explain(subject, host, err, a)
+	}
+	r = &repository{repo: repo, client: &http.Client{Transport: rt, CheckRedirect: sameSchemeRedirects}}
+	c.mu.Lock()
+	c.repos[key] = r
+	c.mu.Unlock()
+	return r, nil
+}
+
+// Name returns the repository's full name ("registry/path").
+func (p *Repo) Name() string { return p.name }
+
+// Registry returns the registry's host[:port].
+func (p *Repo) Registry() string { return p.r.repo.RegistryStr() }
+
+// Retries returns how many requests, uploads and downloads through this
+// Repo were tried again after a transient failure.
+func (p *Repo) Retries() int64 { return p.retries.Load() }
+
+func (p *Repo) url(kind, ref string) string {
+	u := url.URL{
+		Scheme: p.r.repo.Scheme(),
+		Host:   p.r.repo.RegistryStr(),
+		Path:   fmt.Sprintf("/v2/%s/%s/%s", p.r.repo.RepositoryStr(), kind, ref),
+	}
+	return u.String()
+}
+
+func (p *Repo) stallTimeout() time.Duration {
+	if p.c.opts.StallTimeout > 0 {
+		return p.c.opts.StallTimeout
+	}
+	return DefaultStallTimeout
+}
+
+// attemptError is one failed try of an upload or download, with what the
+// retry loop needs to know.
+type attemptError struct {
+	err        error // an *Error
+	retryAfter time.Duration
+	hasAfter   bool
+	permanent  bool
+}
+
+func (e *attemptError) Error() string { return e.err.Error() }
+func (e *attemptError) Unwrap() error { return e.err }
+
+// do sends req (whose context should carry an attempts counter a) and
+// returns the response when its status is one of want; otherwise an
+// *attemptError whose err is an *Error in the user's terms.
+func (p *Repo) do(req *http.Request, a *attempts, subject string, want ...int) (*http.Response, error) {
+	resp, err := p.r.client.Do(req)
+	if n := a.n.Load(); n > 1 {
+		p.retries.Add(n - 1)
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		// `Patch "https://…?_state=…": cause`: the URL carries a long
+		// signed upload state and says nothing the subject does not.
+		err = ue.Err
+	}
+	if err != nil {
+		return nil, &attemptError{err: p.c.explain(subject, p.Registry(), err, a), permanent: permanentNetError(err)}
+	}
+	for _, w := range want {
+		if resp.StatusCode == w {
+			return resp, nil
+		}
+	}
+	ae := &attemptError{}
+	if ra := resp.Header.Get("Retry-After"); ra != "" {
+		ae.retryAfter, ae.hasAfter = parseRetryAfter(ra, time.Now())
+	}
+	cerr := transport.CheckError(resp, want...)
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	ae.err = p.c.explain(subject, p.Registry(), cerr, a)
+	ae.permanent = permanentStatus(resp.StatusCode, cerr)
+	return nil, ae
+}
+
+// permanentNetError says whether a failure to exchange a request would
+// happen again: TLS verification, a refusal of plain HTTP, or the caller
+// giving up. Anything else that breaks a connection (reset, cut off, an
+// HTTP/2 stream error, a timeout) is worth another upload attempt.
+func permanentNetError(err error) bool {
+	var plain *plainHTTPError
+	return tlsError(err) || errors.As(err, &plain) || errors.Is(err, context.Canceled) && !errors.Is(err, errStalled)
+}
+
+// permanentStatus says whether an HTTP failure would fail again: refused
+// credentials, a read-only or unsupported endpoint, an invalid name. A
+// registry that lost an upload session (404), found a digest mismatch
+// after a broken transfer (400 DIGEST_INVALID) or is overloaded is worth
+// another try from a fresh session.
+func permanentStatus(status int, err error) bool {
+	switch status {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusMethodNotAllowed,
+		http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusNotImplemented:
+		return true
+	case http.StatusBadRequest:
+		var te *transport.Error
+		if errors.As(err, &te) {
+			for _, d := range te.Errors {
+				switch d.Code {
+				case transport.NameInvalidErrorCode, transport.NameUnknownErrorCode, transport.UnsupportedErrorCode,
+					transport.ManifestInvalidErrorCode, transport.ManifestUnknownErrorCode, transport.TagInvalidErrorCode:
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// HasBlob reports whether the repository has blob d (HEAD).
+func (p *Repo) HasBlob(ctx context.Context, d digest.Digest) (bool, error) {
+	subject := p.name + "@" + d.String()
+	actx, a := withAttempts(ctx)
+	req, err := http.NewRequestWithContext(actx, http.MethodHead, p.url("blobs", d.String()), nil)
+	if err != nil {
+		return false, p.c.fail(nil, subject, "%v", err)
+	}
+	resp, err := p.do(req, a, subject, http.StatusOK, http.StatusNotFound)
+	if err != nil {
+		return false, unwrapAttempt(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK, nil
+}
+
+func unwrapAttempt(err error) error {
+	var ae *attemptError
+	if errors.As(err, &ae) {
+		return ae.err
+	}
+	return err
+}
+
+// MountBlob asks the registry to link blob d from repository from (on the
+// same registry) into this one without sending it. It reports whether the
+// blob was mounted; when it was not, the registry may have opened an
+// upload session instead, returned for UploadOptions.Session.
+func (p *Repo) MountBlob(ctx context.Context, d digest.Digest, from string) (mounted bool, session string, err error) {
+	subject := p.name + "@" + d.String()
+	fr, err := p.c.parseRepository(from)
+	if err != nil {
+		return false, "", err
+	}
+	if fr.RegistryStr() != p.Registry() {
+		return false, "", p.c.fail(nil, subject, "cannot mount from %s: it is on another registry", fr.Name())
+	}
+	q := url.Values{"mount": {d.String()}, "from": {fr.RepositoryStr()}}
+	actx, a := withAttempts(ctx)
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, p.url("blobs", "uploads/")+"?"+q.Encode(), nil)
+	if err != nil {
+		return false, "", p.c.fail(nil, subject, "%v", err)
+	}
+	resp, err := p.do(req, a, subject, http.StatusCreated, http.StatusAccepted)
+	if err != nil {
+		return false, "", unwrapAttempt(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusAccepted {
+		loc, err := location(resp)
+		if err != nil {
+			return false, "", nil // no usable session: the caller opens one
+		}
+		return false, loc, nil
+	}
+	if h := resp.Header.Get("Docker-Content-Digest"); h != "" && h != d.String() {
+		return false, "", p.c.fail(ErrVerify, subject, "mounting from %s: the registry says it mounted %s", fr.Name(), h)
+	}
+	return true, "", nil
+}
+
+// location resolves a response's Location header against its request.
+func location(resp *http.Response) (string, error) {
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return "", fmt.Errorf("the registry answered %d without a Location header", resp.StatusCode)
+	}
+	u, err := resp.Request.URL.Parse(loc)
+	if err != nil {
+		return "", fmt.Errorf("the registry answered with an invalid Location %q: %v", redactURL(loc), err)
+	}
+	return u.String(), nil
+}
+
+// BlobSource is where UploadBlob reads a blob from, for each attempt.
+type BlobSource struct {
+	// Open returns the blob's bytes from the start.
+	Open func(ctx context.Context) (io.ReadCloser, error)
+	// Where names the source in messages: a file, or a repository.
+	Where string
+	// Remote marks a source behind a network (a registry): failures
+	// reading it, wrong bytes included, are worth a retry. Wrong bytes
+	// from a local file are not.
+	Remote bool
+}
+
+// UploadOptions adjust UploadBlob.
+type UploadOptions struct {
+	// Session is an upload URL to use for the first attempt (from
+	// MountBlob); later attempts always open a fresh one.
+	Session string
+	// MonolithicMax is the largest blob sent with one PUT. The default is
+	// MonolithicMax.
+	MonolithicMax int64
+	// Progress, when set, is called with the bytes sent so far in the
+	// current attempt (it goes back to 0 when an attempt starts over).
+	Progress func(sent int64)
+	// OnRetry, when set, is called before attempt n (n ≥ 2) with the wait
+	// and the failure that caused it.
+	OnRetry func(n int, wait time.Duration, err error)
+}
+
+// UploadResult says what UploadBlob did.
+type UploadResult struct {
+	// Attempts is how many times the blob was sent (or looked for, when a
+	// lost answer had in fact committed it).
+	Attempts int
+	// Sent counts the bytes sent over all attempts.
+	Sent int64
+	// Chunked is set when the blob was streamed with PATCH.
+	Chunked bool
+}
+
+// UploadBlob uploads blob desc (digest and size) from src, checking every
+// byte against the digest while it streams, and succeeds only when the
+// registry confirms the digest (Docker-Content-Digest, or a HEAD). Any
+// failure of an attempt (connection cut, 5xx, 429, stall, a session lost)
+// is retried from a fresh upload session after a backoff (or the
+// Retry-After the registry asked for), up to Options.Retry.Attempts; bytes
+// that do not match from a local file, refused credentials and invalid
+// names are not retried.
+func (p *Repo) UploadBlob(ctx context.Context, desc specs.Descriptor, src BlobSource, o UploadOptions) (*UploadResult, error) {
+	d, size := desc.Digest, desc.Size
+	subject := p.name + "@" + d.String()
+	if d.Validate() != nil || d.Algorithm() != digest.SHA256 || size < 0 {
+		return nil, p.c.fail(nil, subject, "unsupported digest %q or size %d (only sha256)", d, size)
+	}
+	max := o.MonolithicMax
+	if max <= 0 {
+		max = MonolithicMax
+	}
+	retry := p.c.opts.Retry.withDefaults()
+	res := &UploadResult{Chunked: size > max}
+	session := o.Session
+	for attempt := 1; ; attempt++ {
+		res.Attempts = attempt
+		if attempt > 1 {
+			p.retries.Add(1)
+			// The previous attempt may have committed the blob before
+			// its answer was lost.
+			if ok, err := p.HasBlob(ctx, d); err == nil && ok {
+				return res, nil
+			}
+		}
+		sent, err := p.uploadOnce(ctx, d, size, src, session, size > max, o.Progress)
+		res.Sent += sent
+		if err == nil {
+			return res, nil
+		}
+		session = ""
+		if ctx.Err() != nil {
+			return res, p.c.fail(nil, subject, "interrupted")
+		}
+		var ae *attemptError
+		if !errors.As(err, &ae) || ae.permanent {
+			return res, unwrapAttempt(err)
+		}
+		cause := strings.TrimPrefix(ae.err.Error(), subject+": ")
+		if attempt >= retry.Attempts {
+			return res, p.c.fail(errKind(ae.err), subject, "upload from %s failed %d times, giving up; the last failure: %s", src.Where, attempt, cause)
+		}
+		wait := (&retryTransport{retry: retry}).backoff(attempt)
+		if ae.hasAfter {
+			if ae.retryAfter > retry.MaxRetryAfter {
+				return res, p.c.fail(ErrUnavailable, subject, "the registry asks to wait %v before trying again (Retry-After), longer than the %v allowed; giving up: %s", ae.retryAfter, retry.MaxRetryAfter, cause)
+			}
+			wait = ae.retryAfter
+		}
+		if o.OnRetry != nil {
+			o.OnRetry(attempt+1, wait, ae.err)
+		}
+		if err := sleepCtx(ctx, wait); err != nil {
+			return res, p.c.fail(nil, subject, "interrupted")
+		}
+	}
+}
+
+func errKind(err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.kind
+	}
+	return nil
+}
+
+// uploadOnce is one attempt: open a session (unless given), send the
+// bytes, commit with the digest, and check what the registry says it got.
+func (p *Repo) uploadOnce(ctx context.Context, d digest.Digest, size int64, src BlobSource, session string, chunked bool, progress func(int64)) (int64, error) {
+	subject := p.name + "@" + d.String()
+	if session == "" {
+		actx, a := withAttempts(ctx)
+		req, err := http.NewRequestWithContext(actx, http.MethodPost, p.url("blobs", "uploads/"), nil)
+		if err != nil {
+			return 0, p.c.fail(nil, subject, "%v", err)
+		}
+		resp, err := p.do(req, a, subject+": starting an upload", http.StatusAccepted)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		if session, err = location(resp); err != nil {
+			return 0, &attemptError{err: p.c.fail(ErrUnavailable, subject, "starting an upload: %v", err)}
+		}
+	}
+	r, err := src.Open(ctx)
+	if err != nil {
+		if src.Remote {
+			return 0, &attemptError{err: unwrapAttempt(err)}
+		}
+		return 0, p.c.fail(nil, subject, "%v", err)
+	}
+	defer r.Close()
+	wctx, wd, stop := watch(ctx, p.stallTimeout())
+	defer stop()
+	body := &uploadBody{r: r, want: d, size: size, digester: digest.SHA256.Digester(), progress: progress, wd: wd}
+
+	method := http.MethodPut
+	target := withDigest(session, d)
+	if chunked {
+		method, target = http.MethodPatch, session
+	}
+	actx, a := withAttempts(wctx)
+	req, err := http.NewRequestWithContext(actx, method, target, body)
+	if err != nil {
+		return 0, p.c.fail(nil, subject, "%v", err)
+	}
+	req.ContentLength = size
+	req.Header.Set("Content-Type", "application/octet-stream")
+	want := http.StatusCreated
+	if chunked {
+		want = http.StatusAccepted
+	}
+	resp, err := p.do(req, a, subject, want)
+	if err := body.failure(p, subject, src, wd, err); err != nil {
+		return body.n, err
+	}
+	resp.Body.Close()
+	if body.n != size {
+		return body.n, &attemptError{err: p.c.fail(ErrUnavailable, subject, "the registry answered before it had all %d bytes (%d sent)", size, body.n)}
+	}
+	if chunked {
+		loc, err := location(resp)
+		if err != nil {
+			return body.n, &attemptError{err: p.c.fail(ErrUnavailable, subject, "%v", err)}
+		}
+		actx, a := withAttempts(ctx)
+		req, err := http.NewRequestWithContext(actx, http.MethodPut, withDigest(loc, d), nil)
+		if err != nil {
+			return body.n, p.c.fail(nil, subject, "%v", err)
+		}
+		req.Header.Set("Content-Type", "application/octet-stream")
+		if resp, err = p.do(req, a, subject+": completing the upload", http.StatusCreated); err != nil {
+			return body.n, err
+		}
+		resp.Body.Close()
+	}
+	return body.n, p.confirm(ctx, d, resp.Header.Get("Docker-Content-Digest"), subject)
+}
+
+// confirm checks the digest the registry says it stored; without the
+// header, a HEAD must find the blob.
+func (p *Repo) confirm(ctx context.Context, d digest.Digest, header, subject string) error {
+	if header != "" {
+		if header != d.String() {
+			// Not retried: a registry (or something in front of it) that
+			// rewrites what it is sent would do it again.
+			return p.c.fail(ErrVerify, subject, "the registry stored digest %s (Docker-Content-Digest) for what we sent as %s", header, d)
+		}
+		return nil
+	}
+	ok, err := p.HasBlob(ctx, d)
+	switch {
+	case err != nil:
+		return &attemptError{err: err}
+	case !ok:
+		return &attemptError{err: p.c.fail(ErrVerify, subject, "the registry accepted the upload but does not have the blob")}
+	}
+	return nil
+}
+
+func withDigest(loc string, d digest.Digest) string {
+	u, err := url.Parse(loc)
+	if err != nil {
+		return loc
+	}
+	q := u.Query()
+	q.Set("digest", d.String())
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// uploadBody streams a blob into a request, checking its size and digest
+// at the end: wrong bytes fail the request instead of reaching io.EOF, so
+// the registry never commits them.
+type uploadBody struct {
+	r        io.Reader
+	want     digest.Digest
+	size     int64
+	digester digest.Digester
+	n        int64
+	progress func(int64)
+	wd       *watchdog
+	readErr  error // from the source
+	badBytes error // the source's bytes do not match
+}
+
+func (b *uploadBody) Read(buf []byte) (int, error) {
+	if rest := b.size + 1 - b.n; int64(len(buf)) > rest {
+		buf = buf[:rest]
+	}
+	n, err := b.r.Read(buf)
+	if n > 0 {
+		b.digester.Hash().Write(buf[:n])
+		b.n += int64(n)
+		b.wd.kick()
+		if b.progress != nil {
+			b.progress(b.n)
+		}
+	}
+	if b.n > b.size {
+		b.badBytes = fmt.Errorf("has more than the %d bytes its descriptor says", b.size)
+		return n, b.badBytes
+	}
+	switch {
+	case err == io.EOF && b.n != b.size:
+		b.badBytes = fmt.Errorf("has %d bytes, its descriptor says %d", b.n, b.size)
+		return n, b.badBytes
+	case err == io.EOF && b.digester.Digest() != b.want:
+		b.badBytes = fmt.Errorf("has digest %s", b.digester.Digest())
+		return n, b.badBytes
+	case err != nil && err != io.EOF:
+		b.readErr = err
+	}
+	return n, err
+}
+
+// failure turns what went wrong with a request carrying b into the error
+// to return (nil when nothing did).
+func (b *uploadBody) failure(p *Repo, subject string, src BlobSource, wd *watchdog, err error) error {
+	switch {
+	case b.badBytes != nil && src.Remote:
+		return &attemptError{err: p.c.fail(ErrVerify, subject, "the bytes streamed from %s %v: corrupt in transit, or not the blob", src.Where, b.badBytes)}
+	case b.badBytes != nil:
+		return p.c.fail(ErrVerify, subject, "%s %v: the build output is corrupt; nothing was committed", src.Where, b.badBytes)
+	case b.readErr != nil && src.Remote:
+		return &attemptError{err: unwrapAttempt(p.c.explain(subject, p.Registry(), b.readErr, nil))}
+	case b.readErr != nil:
+		return p.c.fail(nil, subject, "reading %s: %v", src.Where, b.readErr)
+	case wd.fired.Load():
+		return &attemptError{err: p.c.fail(ErrUnavailable, subject, "the upload stalled: no progress for %v after %d of %d bytes", wd.timeout, b.n, b.size)}
+	}
+	return err
+}
+
+// PutManifest puts a manifest or index under ref (its digest or a tag) and
+// checks the digest the registry reports. Transient failures are retried
+// (a manifest PUT is idempotent).
+func (p *Repo) PutManifest(ctx context.Context, ref, mediaType string, data []byte) error {
+	d := digest.FromBytes(data)
+	subject := p.name + ":" + ref
+	if strings.HasPrefix(ref, "sha256:") {
+		subject = p.name + "@" + ref
+	}
+	actx, a := withAttempts(ctx)
+	req, err := http.NewRequestWithContext(actx, http.MethodPut, p.url("manifests", ref), bytes.NewReader(data))
+	if err != nil {
+		return p.c.fail(nil, subject, "%v", err)
+	}
+	req.Header.Set("Content-Type", mediaType)
+	resp, err := p.do(req, a, subject, http.StatusCreated, http.StatusOK)
+	if err != nil {
+		return unwrapAttempt(err)
+	}
+	resp.Body.Close()
+	if h := resp.Header.Get("Docker-Content-Digest"); h != "" && h != d.String() {
+		return p.c.fail(ErrVerify, subject, "the registry stored the manifest as %s (Docker-Content-Digest), but we sent %s", h, d)
+	}
+	return nil
+}
+
+// RemoteManifest is what HeadManifest found.
+type RemoteManifest struct {
+	// Digest is from Docker-Content-Digest; empty when the registry did
+	// not send it.
+	Digest    digest.Digest
+	MediaType string
+	Size      int64
+}
+
+// HeadManifest looks up a manifest by tag or digest without fetching it.
+// A manifest that is not there is an ErrNotFound error.
+func (p *Repo) HeadManifest(ctx context.Context, ref string) (*RemoteManifest, error) {
+	subject := p.name + ":" + ref
+	if strings.HasPrefix(ref, "sha256:") {
+		subject = p.name + "@" + ref
+	}
+	actx, a := withAttempts(ctx)
+	req, err := http.NewRequestWithContext(actx, http.MethodHead, p.url("manifests", ref), nil)
+	if err != nil {
+		return nil, p.c.fail(nil, subject, "%v", err)
+	}
+	req.Header.Set("Accept", strings.Join(manifestTypes, ", "))
+	resp, err := p.do(req, a, subject, http.StatusOK)
+	if err != nil {
+		return nil, unwrapAttempt(err)
+	}
+	resp.Body.Close()
+	m := &RemoteManifest{MediaType: resp.Header.Get("Content-Type"), Size: resp.ContentLength}
+	if h := resp.Header.Get("Docker-Content-Digest"); h != "" {
+		hd, err := digest.Parse(h)
+		if err != nil {
+			return nil, p.c.fail(ErrVerify, subject, "invalid Docker-Content-Digest %q", h)
+		}
+		m.Digest = hd
+	}
+	return m, nil
+}
+
+// GetManifest fetches a manifest by tag or digest and returns its bytes,
+// digest and media type. Its bytes are checked against want (when not
+// empty) and against the Docker-Content-Digest the registry sends.
+func (p *Repo) GetManifest(ctx context.Context, ref string, want digest.Digest) ([]byte, digest.Digest, string, error) {
+	subject := p.name + ":" + ref
+	if strings.HasPrefix(ref, "sha256:") {
+		subject = p.name + "@" + ref
+	}
+	m, err := p.c.fetchManifest(ctx, p.r, ref, want, -1, "", subject)
+	if err != nil {
+		return nil, "", "", err
+	}
+	return m.Bytes, m.Digest, m.MediaType, nil
+}

@@ -1,0 +1,248 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	digest "github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+func bytesSource(data []byte, remote bool) BlobSource {
+	return BlobSource{
+		Open:   func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil },
+		Where:  "test bytes",
+		Remote: remote,
+	}
+}
+
+func blobDesc(data []byte) specs.Descriptor {
+	return specs.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))}
+}
+
+// TestUploadAndOpenBlob uploads monolithically and streamed, then reads
+// the blobs back through OpenBlob.
+func TestUploadAndOpenBlob(t *testing.T) {
+	reg := startRegistry(t, nil)
+	c := reg.client(t, Options{})
+	ctx := context.Background()
+	repo, err := c.OpenRepo(ctx, reg.host+"/up", RepoOptions{Push: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := []byte("a small blob")
+	big := bytes.Repeat([]byte("0123456789abcdef"), 8<<10) // 128 KiB
+	for _, data := range [][]byte{small, big} {
+		var last int64
+		res, err := repo.UploadBlob(ctx, blobDesc(data), bytesSource(data, false), UploadOptions{MonolithicMax: 64 << 10, Progress: func(n int64) { last = n }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Attempts != 1 || res.Chunked != (len(data) > 64<<10) || last != int64(len(data)) {
+			t.Errorf("upload of %d bytes: %+v, progress %d", len(data), res, last)
+		}
+		if ok, err := repo.HasBlob(ctx, digest.FromBytes(data)); !ok || err != nil {
+			t.Errorf("HasBlob: %v %v", ok, err)
+		}
+		r, err := repo.OpenBlob(ctx, digest.FromBytes(data), int64(len(data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(r)
+		r.Close()
+		if err != nil || !bytes.Equal(got, data) {
+			t.Errorf("OpenBlob: %d bytes, %v", len(got), err)
+		}
+	}
+	if ok, _ := repo.HasBlob(ctx, digest.FromString("absent")); ok {
+		t.Error("HasBlob of an absent blob")
+	}
+	if _, err := repo.OpenBlob(ctx, digest.FromString("absent"), 1); !errors.Is(err, ErrNotFound) {
+		t.Errorf("OpenBlob of an absent blob: %v", err)
+	}
+}
+
+// TestUploadRefusesWrongBytes: bytes that do not match the descriptor are
+// never committed; from a local file that is final, from a registry it is
+// retried.
+func TestUploadRefusesWrongBytes(t *testing.T) {
+	reg := startRegistry(t, nil)
+	c := reg.client(t, Options{})
+	ctx := context.Background()
+	repo, err := c.OpenRepo(ctx, reg.host+"/wrong", RepoOptions{Push: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []byte("the real content")
+	for _, remote := range []bool{false, true} {
+		// (A source with more bytes than the descriptor is refused too, but
+		// its first Size bytes may already have reached the registry, which
+		// commits them if they are the blob, as it should.)
+		for _, bad := range [][]byte{[]byte("the fake content"), []byte("short")} {
+			opens := 0
+			src := bytesSource(bad, remote)
+			open := src.Open
+			src.Open = func(ctx context.Context) (io.ReadCloser, error) { opens++; return open(ctx) }
+			_, err := repo.UploadBlob(ctx, blobDesc(want), src, UploadOptions{})
+			if !errors.Is(err, ErrVerify) {
+				t.Errorf("remote=%v %q: %v, want ErrVerify", remote, bad, err)
+			}
+			wantOpens := 1
+			if remote {
+				wantOpens = 3 // the client's attempts
+			}
+			if opens != wantOpens {
+				t.Errorf("remote=%v %q: %d attempts, want %d (%v)", remote, bad, opens, wantOpens, err)
+			}
+		}
+	}
+	if ok, _ := repo.HasBlob(ctx, digest.FromBytes(want)); ok {
+		t.Error("wrong bytes were committed")
+	}
+}
+
+// TestUploadConfirmsDigest: without Docker-Content-Digest the blob must be
+// found with HEAD; a different digest in it is an error.
+func TestUploadConfirmsDigest(t *testing.T) {
+	var mode atomic.Value
+	mode.Store("")
+	inner := startRegistry(t, nil).srv.Config.Handler
+	reg := startRegistry(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/") {
+			rw := &headerRewriter{ResponseWriter: w, mode: mode.Load().(string)}
+			inner.ServeHTTP(rw, r)
+			return
+		}
+		inner.ServeHTTP(w, r)
+	}))
+	c := reg.client(t, Options{})
+	ctx := context.Background()
+	repo, err := c.OpenRepo(ctx, reg.host+"/confirm", RepoOptions{Push: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mode.Store("drop")
+	data := []byte("confirmed by HEAD")
+	if _, err := repo.UploadBlob(ctx, blobDesc(data), bytesSource(data, false), UploadOptions{}); err != nil {
+		t.Errorf("without Docker-Content-Digest: %v", err)
+	}
+	mode.Store("wrong")
+	data = []byte("the registry lies about this one")
+	_, err = repo.UploadBlob(ctx, blobDesc(data), bytesSource(data, false), UploadOptions{})
+	if !errors.Is(err, ErrVerify) || !strings.Contains(err.Error(), "the registry stored digest sha256:") {
+		t.Errorf("a wrong Docker-Content-Digest: %v", err)
+	}
+}
+
+type headerRewriter struct {
+	http.ResponseWriter
+	mode string
+}
+
+func (h *headerRewriter) WriteHeader(code int) {
+	switch h.mode {
+	case "drop":
+		h.Header().Del("Docker-Content-Digest")
+	case "wrong":
+		h.Header().Set("Docker-Content-Digest", digest.FromString("something else").String())
+	}
+	h.ResponseWriter.WriteHeader(code)
+}
+
+// TestOpenBlobResumes: a download cut off midway resumes with Range; when
+// the server ignores Range, what was already read is skipped; tampered
+// bytes end in ErrVerify, never in a clean EOF.
+func TestOpenBlobResumes(t *testing.T) {
+	data := bytes.Repeat([]byte("resumable "), 10000)
+	d := digest.FromBytes(data)
+	var gets, ranged atomic.Int32
+	var honourRange, tamper atomic.Bool
+	reg := startRegistry(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/v2/":
+			w.WriteHeader(http.StatusOK)
+			return
+		case r.URL.Path != "/v2/res/blobs/"+d.String():
+			http.NotFound(w, r)
+			return
+		}
+		n := gets.Add(1)
+		body := data
+		if tamper.Load() {
+			body = bytes.Clone(data)
+			body[len(body)-1] ^= 1
+		}
+		if rg := r.Header.Get("Range"); rg != "" && honourRange.Load() {
+			ranged.Add(1)
+			from, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(rg, "bytes="), "-"))
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)-from))
+			w.WriteHeader(http.StatusPartialContent)
+			w.Write(body[from:])
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(http.StatusOK)
+		if n == 1 {
+			// The first answer breaks off after 30000 bytes.
+			w.Write(body[:30000])
+			panic(http.ErrAbortHandler)
+		}
+		w.Write(body)
+	}))
+	c := reg.client(t, Options{})
+	ctx := context.Background()
+	repo, err := c.OpenRepo(ctx, reg.host+"/res", RepoOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func() ([]byte, error) {
+		r, err := repo.OpenBlob(ctx, d, int64(len(data)))
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		return io.ReadAll(r)
+	}
+	for _, honour := range []bool{true, false} {
+		gets.Store(0)
+		honourRange.Store(honour)
+		got, err := read()
+		if err != nil || !bytes.Equal(got, data) {
+			t.Errorf("honour Range %v: %d bytes, %v", honour, len(got), err)
+		}
+		if gets.Load() != 2 {
+			t.Errorf("honour Range %v: %d GETs, want 2", honour, gets.Load())
+		}
+	}
+	if ranged.Load() != 1 {
+		t.Errorf("%d ranged answers, want 1", ranged.Load())
+	}
+	gets.Store(1) // no cut
+	tamper.Store(true)
+	if _, err := read(); !errors.Is(err, ErrVerify) || !strings.Contains(err.Error(), "tampered or corrupt content") {
+		t.Errorf("tampered: %v", err)
+	}
+	if repo.Retries() != 2 {
+		t.Errorf("Retries() = %d, want 2", repo.Retries())
+	}
+}
+
+// TestRepositoryWithCredentialsNotEchoed: a repository written with
+// credentials in it is refused without repeating them.
+func TestRepositoryWithCredentialsNotEchoed(t *testing.T) {
+	c, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.ParseRepository("user:hunter2@registry.example.com/app")
+	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "[REDACTED]@registry.example.com/app") {
+		t.Errorf("%v", err)
+	}
+}
