@@ -3,7 +3,7 @@
 #
 # usage: e2e/run.sh [TEST...]      (default: all, in order)
 #
-# Tests: reproducible stamping remote_cache judges multiplatform golden analysis pins
+# Tests: reproducible stamping remote_cache judges multiplatform golden analysis pins publish
 # Later tests reuse the clones and builds of earlier ones.
 set -euo pipefail
 
@@ -18,6 +18,8 @@ source "$here/lib/services.sh"
 source "$here/test_bazel.sh"
 # shellcheck source=e2e/test_pins.sh
 source "$here/test_pins.sh"
+# shellcheck source=e2e/test_publish.sh
+source "$here/test_publish.sh"
 
 cleanup() {
 	cleanup_bazel
@@ -32,7 +34,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-all=(reproducible stamping remote_cache judges multiplatform golden analysis pins)
+all=(reproducible stamping remote_cache judges multiplatform golden analysis pins publish)
 tests=("${@:-${all[@]}}")
 failed=()
 for t in "${tests[@]}"; do

@@ -59,7 +59,7 @@ seed_base() {
 write_pins_build() {
 	cat >"$W/BUILD.bazel" <<EOF
 load("@pins//:defs.bzl", "pinned")
-load("@rules_repro//rules:defs.bzl", "repro_image", "repro_index", "repro_layer")
+load("@rules_repro//rules:defs.bzl", "repro_image", "repro_index", "repro_layer", "repro_load", "repro_push")
 
 genrule(
     name = "hello",
@@ -88,6 +88,19 @@ repro_index(
     name = "multiarch",
     images = [":image"],
     platforms = [":linux_amd64", ":linux_arm64"],
+)
+
+repro_push(
+    name = "image.push",
+    image = ":image",
+    repository = "$REG/app/pinned",
+    tags_to_push = ["latest"],
+)
+
+repro_load(
+    name = "image.load",
+    image = ":image",
+    repo_tags = ["rules-repro/pinned:latest"],
 )
 
 platform(

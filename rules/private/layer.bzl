@@ -101,7 +101,7 @@ def lower_args(ctx, base):
              "a layer that takes its parent directories from the base needs them: add --@rules_repro//rules/settings:base_layers=fetch, or drop `base` and declare those directories")
     blobs = info.blobs.to_list()
     args = ["--lower-manifest", info.manifest.path]
-    args += ["--blob=" + info.config.path]
+    args.append("--blob=" + info.config.path)
     for b in blobs:
         args.append("--layer=%s=%s" % (b.descriptor.path, b.blob.path))
     for f in info.blob_files.to_list():
