@@ -17,6 +17,7 @@ REPRO_SRCS = [
     "tools/layer/build.go",
     "tools/layer/path.go",
     "tools/layer/spec.go",
+    "tools/layer/stream.go",
     "tools/layer/tarsrc.go",
     "tools/layer/tree.go",
     "tools/layer/write.go",

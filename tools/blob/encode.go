@@ -103,7 +103,12 @@ const (
 // streams. produce runs on its own goroutine.
 func Encode(dst io.Writer, e Encoding, produce func(io.Writer) error) (Result, error) {
 	blobSum := &counter{h: sha256.New()}
-	comp, err := NewCompressor(io.MultiWriter(dst, blobSum), e)
+	out := io.MultiWriter(dst, blobSum)
+	if e.Compression == None {
+		// The blob is the tar: its digest is the diff_id, hashed once.
+		out = dst
+	}
+	comp, err := NewCompressor(out, e)
 	if err != nil {
 		return Result{}, err
 	}
@@ -140,6 +145,9 @@ func Encode(dst io.Writer, e Encoding, produce func(io.Writer) error) (Result, e
 		UncompressedSize: tarSum.n,
 		Digest:           digest.NewDigest(digest.SHA256, blobSum.h),
 		Size:             blobSum.n,
+	}
+	if e.Compression == None {
+		r.Digest, r.Size = r.DiffID, r.UncompressedSize
 	}
 	return r, nil
 }

@@ -228,11 +228,12 @@ func (t *Tree) addTree(dir, prefix string, tmpl *node, origin string) error {
 	})
 }
 
+type inode struct{ dev, ino uint64 }
+
 // AddDir adds a directory tree from disk the way BuildKit's COPY and
 // rewrite-timestamp see it: modes as on disk, owner 0:0, times truncated to
 // whole seconds and clamped to the epoch, hard links detected by inode.
 func (t *Tree) AddDir(dir string) error {
-	type inode struct{ dev, ino uint64 }
 	first := map[inode]*node{}
 	origin := "--dir " + dir
 	fi, err := os.Stat(dir)
@@ -243,58 +244,69 @@ func (t *Tree) AddDir(dir string) error {
 		return fmt.Errorf("%s: not a directory", origin)
 	}
 	return walkDir(dir, false, func(rel string, fi fs.FileInfo) error {
-		full := filepath.Join(dir, rel)
-		st, ok := fi.Sys().(*syscall.Stat_t)
-		if !ok {
-			return fmt.Errorf("%s: cannot read metadata of %s", origin, full)
-		}
-		m := fi.Mode()
-		n := &node{path: rel, mode: int64(m.Perm()), mtime: t.clamp(fi.ModTime().Unix()), origin: fmt.Sprintf("%s: %s", origin, rel)}
-		if m&fs.ModeSetuid != 0 {
-			n.mode |= 0o4000
-		}
-		if m&fs.ModeSetgid != 0 {
-			n.mode |= 0o2000
-		}
-		if m&fs.ModeSticky != 0 {
-			n.mode |= 0o1000
-		}
-		switch {
-		case m.IsDir():
-			n.kind = kindDir
-		case m.IsRegular():
-			n.kind, n.size, n.src = kindFile, fi.Size(), fileSource{full}
-			if st.Nlink > 1 {
-				key := inode{uint64(st.Dev), st.Ino}
-				if f, ok := first[key]; ok {
-					n.kind, n.linkname, n.src, n.size = kindHardlink, f.path, nil, 0
-				} else {
-					first[key] = n
-				}
-			}
-		case m&fs.ModeSymlink != 0:
-			target, err := os.Readlink(full)
-			if err != nil {
-				return fmt.Errorf("%s: %w", origin, err)
-			}
-			n.kind, n.linkname = kindSymlink, target
-		case m&fs.ModeNamedPipe != 0:
-			n.kind = kindFifo
-		case m&fs.ModeDevice != 0:
-			n.kind = kindBlock
-			if m&fs.ModeCharDevice != 0 {
-				n.kind = kindChar
-			}
-			rdev := uint64(st.Rdev)
-			n.devmajor = int64((rdev>>8)&0xfff | (rdev>>32)&^0xfff)
-			n.devminor = int64(rdev&0xff | (rdev>>12)&^0xff)
-		case m&fs.ModeSocket != 0:
-			return nil // sockets cannot be stored in a layer; BuildKit skips them too
-		default:
-			return fmt.Errorf("%s: %s has unsupported file type %s", origin, full, m.Type())
+		n, err := t.dirNode(dir, rel, fi, first, func(rel string) (string, error) { return os.Readlink(filepath.Join(dir, rel)) })
+		if err != nil || n == nil {
+			return err
 		}
 		return t.insert(n)
 	})
+}
+
+// dirNode is the node of one entry of an on-disk tree (nil for a socket,
+// which a layer cannot hold). A second path to an inode already seen
+// becomes a hard link to the first.
+func (t *Tree) dirNode(dir, rel string, fi fs.FileInfo, first map[inode]*node, readlink func(string) (string, error)) (*node, error) {
+	full := filepath.Join(dir, rel)
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil, fmt.Errorf("--dir %s: cannot read metadata of %s", dir, full)
+	}
+	m := fi.Mode()
+	n := &node{path: rel, mode: int64(m.Perm()), mtime: t.clamp(fi.ModTime().Unix()), origin: fmt.Sprintf("--dir %s: %s", dir, rel)}
+	if m&fs.ModeSetuid != 0 {
+		n.mode |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		n.mode |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		n.mode |= 0o1000
+	}
+	switch {
+	case m.IsDir():
+		n.kind = kindDir
+	case m.IsRegular():
+		n.kind, n.size, n.src = kindFile, fi.Size(), fileSource{full}
+		if st.Nlink > 1 {
+			key := inode{uint64(st.Dev), st.Ino}
+			if f, ok := first[key]; ok {
+				n.kind, n.linkname, n.src, n.size = kindHardlink, f.path, nil, 0
+			} else {
+				first[key] = n
+			}
+		}
+	case m&fs.ModeSymlink != 0:
+		target, err := readlink(rel)
+		if err != nil {
+			return nil, fmt.Errorf("--dir %s: %w", dir, err)
+		}
+		n.kind, n.linkname = kindSymlink, target
+	case m&fs.ModeNamedPipe != 0:
+		n.kind = kindFifo
+	case m&fs.ModeDevice != 0:
+		n.kind = kindBlock
+		if m&fs.ModeCharDevice != 0 {
+			n.kind = kindChar
+		}
+		rdev := uint64(st.Rdev)
+		n.devmajor = int64((rdev>>8)&0xfff | (rdev>>32)&^0xfff)
+		n.devminor = int64(rdev&0xff | (rdev>>12)&^0xff)
+	case m&fs.ModeSocket != 0:
+		return nil, nil // sockets cannot be stored in a layer; BuildKit skips them too
+	default:
+		return nil, fmt.Errorf("--dir %s: %s has unsupported file type %s", dir, full, m.Type())
+	}
+	return n, nil
 }
 
 // walkDir calls fn for every entry below root (not root itself) in walk

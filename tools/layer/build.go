@@ -26,9 +26,20 @@ type BuildOptions struct {
 // descPath (when not empty). Everything is validated before anything is
 // written, and both files appear only when both are complete.
 func Build(t *Tree, blobPath, descPath string, o BuildOptions) (*oci.LayerDescriptor, error) {
-	nodes, err := t.finish()
-	if err != nil {
-		return nil, err
+	entries := 0
+	var produce func(io.Writer) error
+	if t.stream != "" {
+		produce = func(w io.Writer) (err error) {
+			entries, err = t.streamDir(t.stream, w)
+			return err
+		}
+	} else {
+		nodes, err := t.finish()
+		if err != nil {
+			return nil, err
+		}
+		entries = len(nodes)
+		produce = func(w io.Writer) error { return writeNodes(w, nodes) }
 	}
 	out, err := atomicfile.Create(blobPath)
 	if err != nil {
@@ -36,7 +47,7 @@ func Build(t *Tree, blobPath, descPath string, o BuildOptions) (*oci.LayerDescri
 	}
 	defer out.Abort()
 	bw := bufio.NewWriterSize(out, 1<<20)
-	res, err := blob.Encode(bw, o.Encoding, func(w io.Writer) error { return writeNodes(w, nodes) })
+	res, err := blob.Encode(bw, o.Encoding, produce)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +60,7 @@ func Build(t *Tree, blobPath, descPath string, o BuildOptions) (*oci.LayerDescri
 		Size:                 res.Size,
 		DiffID:               res.DiffID,
 		UncompressedSize:     res.UncompressedSize,
-		Entries:              len(nodes),
+		Entries:              entries,
 		CreatedBy:            o.CreatedBy,
 		CompatibilityVersion: o.CompatibilityVersion,
 	}

@@ -93,7 +93,7 @@ func TestBuildKitPublishedDigests(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, mode := range []string{"spec", "dir"} {
+		for _, mode := range []string{"spec", "dir", "stream"} {
 			name := fmt.Sprintf("%s/%s/%s", exp.Case, exp.Tree, mode)
 			t.Run(name, func(t *testing.T) {
 				tree := NewTree(Options{Epoch: c.Epoch})
@@ -106,7 +106,11 @@ func TestBuildKitPublishedDigests(t *testing.T) {
 					if err := tree.AddSpec(&Spec{Entries: entries}, "fixture"); err != nil {
 						t.Fatal(err)
 					}
-				} else if err := tree.AddDir(materialize(t, entries)); err != nil {
+				} else if mode == "dir" {
+					if err := tree.AddDir(materialize(t, entries)); err != nil {
+						t.Fatal(err)
+					}
+				} else if err := tree.SetStreamDir(materialize(t, entries)); err != nil {
 					t.Fatal(err)
 				}
 				out := filepath.Join(t.TempDir(), "layer")

@@ -31,6 +31,7 @@ func (k kind) String() string {
 // node is one path of the layer with its normalized metadata.
 type node struct {
 	path         string // cleaned, relative, no trailing slash
+	key          string // sortKey(path), computed once
 	kind         kind
 	mode         int64
 	uid, gid     int
@@ -53,6 +54,7 @@ type node struct {
 type linkGroup struct {
 	data    *node // the node whose content and metadata the group shares
 	members []*node
+	first   *node // the member first in walk order, once known
 }
 
 // source provides the content of a regular file.
@@ -90,6 +92,7 @@ type Tree struct {
 	opts    Options
 	nodes   map[string]*node
 	opaque  map[string]string // opaque directory path -> origin
+	stream  string            // a directory written while walked (SetStreamDir)
 	cleanup []func()
 }
 
@@ -200,9 +203,12 @@ func (t *Tree) finish() ([]*node, error) {
 	}
 	out := make([]*node, 0, len(t.nodes))
 	for _, n := range t.nodes {
+		if n.key == "" {
+			n.key = sortKey(n.path)
+		}
 		out = append(out, n)
 	}
-	sort.Slice(out, func(i, j int) bool { return sortKey(out[i].path) < sortKey(out[j].path) })
+	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
 	return out, nil
 }
 

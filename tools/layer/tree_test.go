@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -537,5 +538,48 @@ func TestTreeFollowsSymlinks(t *testing.T) {
 		if h.name == "t/sub/data" && (h.mode != 0o644 || h.content != "d") {
 			t.Errorf("data: %v", h)
 		}
+	}
+}
+
+// TestStreamDirSameBytes: writing a directory while walking it gives the
+// bytes of collecting it with AddDir and sorting.
+func TestStreamDirSameBytes(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "a", "b"), 0o750)
+	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("a"), 0o644)
+	os.WriteFile(filepath.Join(dir, "a", "b", "c"), []byte(strings.Repeat("c", 70000)), 0o755)
+	os.WriteFile(filepath.Join(dir, "z"), []byte("z"), 0o600)
+	os.Link(filepath.Join(dir, "z"), filepath.Join(dir, "a", "hard"))
+	os.Symlink("../a.txt", filepath.Join(dir, "a", "sym"))
+	syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o644)
+	os.MkdirAll(filepath.Join(dir, "a-b", strings.Repeat("long", 40)), 0o755)
+	os.WriteFile(filepath.Join(dir, "a-b", strings.Repeat("long", 40), "f"), []byte("deep"), 0o644)
+	for _, epoch := range []int64{0, 1700000000, 1 << 40} {
+		collected := NewTree(Options{Epoch: epoch})
+		if err := collected.AddDir(dir); err != nil {
+			t.Fatal(err)
+		}
+		var want bytes.Buffer
+		if _, err := collected.WriteTar(&want); err != nil {
+			t.Fatal(err)
+		}
+		streamed := NewTree(Options{Epoch: epoch})
+		if err := streamed.SetStreamDir(dir); err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		n, err := streamed.streamDir(dir, &got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Errorf("epoch %d: streamed bytes differ from collected ones (%d vs %d bytes)", epoch, got.Len(), want.Len())
+		}
+		if hs := readTar(t, got.Bytes()); n != len(hs) {
+			t.Errorf("streamDir counted %d entries, the tar has %d", n, len(hs))
+		}
+	}
+	if err := NewTree(Options{}).SetStreamDir(filepath.Join(dir, "a.txt")); err == nil {
+		t.Error("a file accepted as a directory")
 	}
 }

@@ -92,12 +92,16 @@ func header(n *node) *tar.Header {
 
 // leader is the member of the group that comes first in walk order.
 func (g *linkGroup) leader() *node {
+	if g.first != nil {
+		return g.first
+	}
 	best := g.members[0]
 	for _, m := range g.members[1:] {
 		if sortKey(m.path) < sortKey(best.path) {
 			best = m
 		}
 	}
+	g.first = best
 	return best
 }
 

@@ -83,7 +83,7 @@ func cmdLayer(args []string, stdout io.Writer) error {
 		if err := tree.AddSpec(s, spec); err != nil {
 			return err
 		}
-	} else if err := tree.AddDir(dir); err != nil {
+	} else if err := tree.SetStreamDir(dir); err != nil {
 		return err
 	}
 	d, err := layer.Build(tree, output, descriptor, layer.BuildOptions{
