@@ -137,40 +137,10 @@ func (c *Client) parseReference(ref string) (name.Reference, error) {
 	return r, nil
 }
 
-// repository returns the authenticated client for repo, doing the
-// authentication handshake once.
+// repository returns the authenticated client for repo with pull access,
+// doing the authentication handshake once.
 func (c *Client) repository(ctx context.Context, repo name.Repository, subject string) (*repository, error) {
-	key := repo.Name()
-	c.mu.Lock()
-	r := c.repos[key]
-	c.mu.Unlock()
-	if r != nil {
-		return r, nil
-	}
-	host := repo.RegistryStr()
-	auth, err := c.opts.Keychain.Resolve(repo)
-	if err != nil {
-		return nil, c.fail(ErrAuth, subject, "reading credentials for %s from the Docker config: %v", host, err)
-	}
-	cfg, err := authn.Authorization(ctx, auth)
-	if err != nil {
-		return nil, c.fail(ErrAuth, subject, "getting credentials for %s from the Docker config or its credential helper: %v", host, err)
-	}
-	c.secrets.addAuth(cfg)
-	c.mu.Lock()
-	c.anonymous[host] = auth == authn.Anonymous || *cfg == (authn.AuthConfig{})
-	c.mu.Unlock()
-
-	actx, a := withAttempts(ctx)
-	rt, err := transport.NewWithContext(actx, repo.Registry, auth, c.base, []string{repo.Scope(transport.PullScope)})
-	if err != nil {
-		return nil, c.explain(subject, host, err, a)
-	}
-	r = &repository{repo: repo, client: &http.Client{Transport: rt, CheckRedirect: sameSchemeRedirects}}
-	c.mu.Lock()
-	c.repos[key] = r
-	c.mu.Unlock()
-	return r, nil
+	return c.authenticate(ctx, repo, subject, []string{repo.Scope(transport.PullScope)}, repo.Name())
 }
 
 // sameSchemeRedirects follows up to 10 redirects (blob storage often
