@@ -52,6 +52,22 @@ test_publish() {
 	[[ $got == "$want" ]] || fail "the registry has $got for the stamped tag, we built $want"
 	log "pushed //app:multiarch with --stamp under epoch-1600000000 ($want)"
 
+	# From a remote cache without the bytes: after bazel clean, a push run
+	# with --remote_download_toplevel must find every file it names (Bazel
+	# before 6.3 downloads runfiles only when they are ordinary runfiles).
+	local cache
+	cache=$(start_nginx_cache "$E2E_TMP/publish-cache") || fail "nginx cache did not start"
+	ebazel "$ex" clean >/dev/null 2>&1 # so that the next build runs (and uploads) every action
+	ebazel "$ex" build --remote_cache="http://$cache" //app:image.push >/dev/null 2>&1 || fail "filling the remote cache"
+	want=$(digest_of "$(image_file "$ex" image.digest)")
+	ebazel "$ex" clean >/dev/null 2>&1
+	prun "$ex" --remote_cache="http://$cache" --remote_download_toplevel //app:image.push -- \
+		--repository "$REG/rules-repro/toplevel" --ca-file "$CA" || fail "push after bazel clean with --remote_download_toplevel"
+	grep -q "remote cache hit" "$E2E_TMP/last-run.log" || fail "the push's inputs did not come from the remote cache"
+	[[ $(remote_digest "$REG/rules-repro/toplevel:latest") == "$want" ]] || fail "the image pushed from a remote-cache build differs"
+	stop_nginx_cache "$E2E_TMP/publish-cache"
+	log "push after bazel clean, from the remote cache with --remote_download_toplevel: complete and the same digest"
+
 	# An image on a shallow pinned base: the base's layers are mounted in the
 	# registry, never downloaded.
 	prun "$W" //:image.push -- --ca-file "$CA" || fail "push of the image on a pinned base"
