@@ -3,7 +3,8 @@
 # top-level Makefile. Missing tools are installed (apt-get, go install).
 #
 #   make bench        full corpora, 3 runs per measurement (about 6 minutes
-#                     for the layer section on a 2-core machine)
+#                     for the layer section and 3 for the bazel section on a
+#                     2-core machine)
 #   make bench-quick  1/10 corpora, one run (under 2 minutes)
 #   make bench BENCH_FLAGS='--sections layer --runs 5'
 

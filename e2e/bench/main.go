@@ -1,8 +1,8 @@
 // Command bench is `make bench`: performance measured side by side with
 // what users would pick instead, on this machine, in the same run.
 //
-// It is made of sections (layer creation now; more can register
-// themselves with register in their own file). Each section generates its
+// It is made of sections (layer creation, whole builds with Bazel; more
+// can register themselves with register in their own file). Each section generates its
 // inputs deterministically into the work directory, measures, and returns
 // Markdown tables and targets. Targets are printed as PASS or MISS lines
 // and never fail the run: the machines are noisy, so what is reported are
