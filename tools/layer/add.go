@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 )
 
 // AddSpec adds every entry of s. specName is used in error messages.
@@ -248,6 +247,9 @@ func (t *Tree) AddDir(dir string) error {
 		if err != nil || n == nil {
 			return err
 		}
+		if n.kind == kindFile {
+			n.src = fileSource{filepath.Join(dir, rel)}
+		}
 		return t.insert(n)
 	})
 }
@@ -256,13 +258,12 @@ func (t *Tree) AddDir(dir string) error {
 // which a layer cannot hold). A second path to an inode already seen
 // becomes a hard link to the first.
 func (t *Tree) dirNode(dir, rel string, fi fs.FileInfo, first map[inode]*node, readlink func(string) (string, error)) (*node, error) {
-	full := filepath.Join(dir, rel)
-	st, ok := fi.Sys().(*syscall.Stat_t)
+	st, ok := statOf(fi)
 	if !ok {
-		return nil, fmt.Errorf("--dir %s: cannot read metadata of %s", dir, full)
+		return nil, fmt.Errorf("--dir %s: cannot read metadata of %s", dir, rel)
 	}
 	m := fi.Mode()
-	n := &node{path: rel, mode: int64(m.Perm()), mtime: t.clamp(fi.ModTime().Unix()), origin: fmt.Sprintf("--dir %s: %s", dir, rel)}
+	n := &node{path: rel, mode: int64(m.Perm()), mtime: t.clamp(fi.ModTime().Unix()), dirRoot: dir}
 	if m&fs.ModeSetuid != 0 {
 		n.mode |= 0o4000
 	}
@@ -276,9 +277,9 @@ func (t *Tree) dirNode(dir, rel string, fi fs.FileInfo, first map[inode]*node, r
 	case m.IsDir():
 		n.kind = kindDir
 	case m.IsRegular():
-		n.kind, n.size, n.src = kindFile, fi.Size(), fileSource{full}
-		if st.Nlink > 1 {
-			key := inode{uint64(st.Dev), st.Ino}
+		n.kind, n.size = kindFile, fi.Size()
+		if st.nlink > 1 {
+			key := inode{st.dev, st.ino}
 			if f, ok := first[key]; ok {
 				n.kind, n.linkname, n.src, n.size = kindHardlink, f.path, nil, 0
 			} else {
@@ -298,13 +299,13 @@ func (t *Tree) dirNode(dir, rel string, fi fs.FileInfo, first map[inode]*node, r
 		if m&fs.ModeCharDevice != 0 {
 			n.kind = kindChar
 		}
-		rdev := uint64(st.Rdev)
+		rdev := st.rdev
 		n.devmajor = int64((rdev>>8)&0xfff | (rdev>>32)&^0xfff)
 		n.devminor = int64(rdev&0xff | (rdev>>12)&^0xff)
 	case m&fs.ModeSocket != 0:
 		return nil, nil // sockets cannot be stored in a layer; BuildKit skips them too
 	default:
-		return nil, fmt.Errorf("--dir %s: %s has unsupported file type %s", dir, full, m.Type())
+		return nil, fmt.Errorf("--dir %s: %s has unsupported file type %s", dir, rel, m.Type())
 	}
 	return n, nil
 }

@@ -4,9 +4,8 @@ import (
 	"archive/tar"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
-	"sort"
-	"syscall"
 )
 
 // SetStreamDir makes the tree a directory on disk that is written while it
@@ -29,95 +28,64 @@ func (t *Tree) SetStreamDir(dir string) error {
 	return nil
 }
 
-// rootSource is a file read relative to an open directory.
-type rootSource struct {
-	root *os.Root
-	rel  string
+// streamer writes the entries of a directory walk to a tar as they come.
+type streamer struct {
+	t       *Tree
+	dir     string
+	tw      *tar.Writer
+	buf     []byte
+	first   map[inode]*node
+	leaders map[string]*node
+	count   int
 }
 
-func (s rootSource) open() (io.ReadCloser, error) { return s.root.Open(s.rel) }
-func (s rootSource) describe() string             { return s.rel }
+func newStreamer(t *Tree, dir string, w io.Writer) *streamer {
+	return &streamer{t: t, dir: dir, tw: tar.NewWriter(w), buf: make([]byte, 256*1024),
+		first: map[inode]*node{}, leaders: map[string]*node{}}
+}
+
+// entry writes one entry; src opens a regular file's content. It returns
+// false for entries a layer cannot hold (sockets), which are skipped.
+func (s *streamer) entry(rel string, fi fs.FileInfo, readlink func(string) (string, error), src source) error {
+	n, err := s.t.dirNode(s.dir, rel, fi, s.first, readlink)
+	if err != nil || n == nil {
+		return err
+	}
+	var hdr *tar.Header
+	if n.kind == kindHardlink {
+		leader := s.leaders[n.linkname]
+		hdr = header(leader)
+		hdr.Name, hdr.Typeflag, hdr.Linkname, hdr.Size = n.path, tar.TypeLink, leader.path, 0
+	} else {
+		if n.kind == kindFile {
+			n.src = src
+			if st, ok := statOf(fi); ok && st.nlink > 1 {
+				s.leaders[n.path] = n // later paths to this inode link to it
+			}
+		}
+		hdr = header(n)
+	}
+	if err := s.tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("%s: writing tar header: %w", n.where(), err)
+	}
+	if hdr.Typeflag == tar.TypeReg && hdr.Size > 0 {
+		if err := copyContent(s.tw, n, s.buf); err != nil {
+			return err
+		}
+	}
+	s.count++
+	return nil
+}
 
 // streamDir writes the layer tar of directory dir to w during the walk, so
 // that reading files overlaps compression and memory does not grow with the
 // number of entries. The bytes are those of AddDir followed by WriteTar
-// (tested). Paths are resolved relative to the directory, not from /.
+// (tested). Paths are resolved relative to the directory being walked, not
+// from the root of the file system (see walkStream).
 func (t *Tree) streamDir(dir string, w io.Writer) (int, error) {
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return 0, fmt.Errorf("--dir %s: %w", dir, err)
-	}
-	defer root.Close()
-	tw := tar.NewWriter(w)
-	buf := make([]byte, 256*1024)
-	first := map[inode]*node{}
-	leaders := map[string]*node{}
-	count := 0
-	var walk func(rel string) error
-	walk = func(rel string) error {
-		name := rel
-		if name == "" {
-			name = "."
-		}
-		f, err := root.Open(name)
-		if err != nil {
-			return fmt.Errorf("--dir %s: %w", dir, err)
-		}
-		names, err := f.Readdirnames(-1)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("--dir %s: reading %s: %w", dir, name, err)
-		}
-		sort.Strings(names)
-		for _, base := range names {
-			r := base
-			if rel != "" {
-				r = rel + "/" + base
-			}
-			fi, err := root.Lstat(r)
-			if err != nil {
-				return fmt.Errorf("--dir %s: %w", dir, err)
-			}
-			n, err := t.dirNode(dir, r, fi, first, root.Readlink)
-			if err != nil {
-				return err
-			}
-			if n == nil {
-				continue
-			}
-			var hdr *tar.Header
-			if n.kind == kindHardlink {
-				leader := leaders[n.linkname]
-				hdr = header(leader)
-				hdr.Name, hdr.Typeflag, hdr.Linkname, hdr.Size = n.path, tar.TypeLink, leader.path, 0
-			} else {
-				if n.kind == kindFile {
-					n.src = rootSource{root, r}
-					if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
-						leaders[n.path] = n // later paths to this inode link to it
-					}
-				}
-				hdr = header(n)
-			}
-			if err := tw.WriteHeader(hdr); err != nil {
-				return fmt.Errorf("%s: writing tar header: %w", n.origin, err)
-			}
-			if hdr.Typeflag == tar.TypeReg && hdr.Size > 0 {
-				if err := copyContent(tw, n, buf); err != nil {
-					return err
-				}
-			}
-			count++
-			if fi.IsDir() {
-				if err := walk(r); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	if err := walk(""); err != nil {
+	s := newStreamer(t, dir, w)
+	if err := s.walk(); err != nil {
 		return 0, err
 	}
-	return count, tw.Close()
+	return s.count, s.tw.Close()
 }

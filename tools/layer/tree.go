@@ -43,9 +43,19 @@ type node struct {
 	xattrs       map[string]string
 	devmajor     int64
 	devminor     int64
-	origin       string // who declared it, for error messages
+	origin       string // who declared it, for error messages (see where)
+	dirRoot      string // for entries of a directory on disk: the directory
 	implicit     bool   // a parent directory nobody declared
 	group        *linkGroup
+}
+
+// where says who declared n, for error messages. For the entries of a
+// directory on disk it is built only when needed.
+func (n *node) where() string {
+	if n.origin == "" && n.dirRoot != "" {
+		return "--dir " + n.dirRoot + ": " + n.path
+	}
+	return n.origin
 }
 
 // linkGroup is a set of paths that are hard links to the same file. In the
@@ -120,7 +130,7 @@ func (t *Tree) clamp(sec int64) int64 {
 // conflicting one with a message that names both declarations.
 func (t *Tree) insert(n *node) error {
 	if n.path == "" {
-		return fmt.Errorf("%s: the image root cannot be declared", n.origin)
+		return fmt.Errorf("%s: the image root cannot be declared", n.where())
 	}
 	old, ok := t.nodes[n.path]
 	if !ok {
@@ -134,7 +144,7 @@ func (t *Tree) insert(n *node) error {
 	if why == "" {
 		return nil
 	}
-	return fmt.Errorf("path %q is declared twice with different %s: %s and %s", "/"+n.path, why, old.origin, n.origin)
+	return fmt.Errorf("path %q is declared twice with different %s: %s and %s", "/"+n.path, why, old.where(), n.where())
 }
 
 // difference returns "" when a and b declare the same thing, else what differs.
@@ -178,12 +188,12 @@ func difference(a, b *node) (string, error) {
 func hashSource(n *node) ([]byte, error) {
 	r, err := n.src.open()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", n.origin, err)
+		return nil, fmt.Errorf("%s: %w", n.where(), err)
 	}
 	defer r.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, r); err != nil {
-		return nil, fmt.Errorf("%s: reading %s: %w", n.origin, n.src.describe(), err)
+		return nil, fmt.Errorf("%s: reading %s: %w", n.where(), n.src.describe(), err)
 	}
 	return h.Sum(nil), nil
 }
@@ -226,17 +236,17 @@ func (t *Tree) resolveHardlinks() error {
 		target, seen := l, map[string]bool{}
 		for target.kind == kindHardlink {
 			if seen[target.path] {
-				return fmt.Errorf("%s: hard link cycle through %q", l.origin, "/"+target.path)
+				return fmt.Errorf("%s: hard link cycle through %q", l.where(), "/"+target.path)
 			}
 			seen[target.path] = true
 			next, ok := t.nodes[target.linkname]
 			if !ok {
-				return fmt.Errorf("%s: hard link target %q is not in the layer", l.origin, "/"+target.linkname)
+				return fmt.Errorf("%s: hard link target %q is not in the layer", l.where(), "/"+target.linkname)
 			}
 			target = next
 		}
 		if target.kind != kindFile && target.kind != kindSymlink {
-			return fmt.Errorf("%s: hard link target %q is a %s; only files and symlinks can be hard linked", l.origin, "/"+target.path, target.kind)
+			return fmt.Errorf("%s: hard link target %q is a %s; only files and symlinks can be hard linked", l.where(), "/"+target.path, target.kind)
 		}
 		g := target.group
 		if g == nil {
@@ -262,10 +272,10 @@ func (t *Tree) addParents() error {
 		for dir := parentOf(p); dir != ""; dir = parentOf(dir) {
 			if n, ok := t.nodes[dir]; ok {
 				if n.kind == kindWhiteout {
-					return fmt.Errorf("%s deletes %q but %s adds %q below it in the same layer", n.origin, "/"+dir, child.origin, "/"+p)
+					return fmt.Errorf("%s deletes %q but %s adds %q below it in the same layer", n.where(), "/"+dir, child.where(), "/"+p)
 				}
 				if n.kind != kindDir {
-					return fmt.Errorf("%s: %q is below %q, which is a %s (%s)", child.origin, "/"+p, "/"+dir, n.kind, n.origin)
+					return fmt.Errorf("%s: %q is below %q, which is a %s (%s)", child.where(), "/"+p, "/"+dir, n.kind, n.where())
 				}
 				break
 			}
@@ -314,7 +324,7 @@ func (t *Tree) expandOpaque() error {
 		if n, ok := t.nodes[d]; !ok {
 			return fmt.Errorf("%s: internal error: opaque directory %q has no node", origin, d)
 		} else if n.kind != kindDir {
-			return fmt.Errorf("%s: %q is declared opaque but is a %s (%s)", origin, "/"+d, n.kind, n.origin)
+			return fmt.Errorf("%s: %q is declared opaque but is a %s (%s)", origin, "/"+d, n.kind, n.where())
 		}
 		for _, p := range t.opts.Lower.below(d) {
 			// Only entries whose parent survives in this layer as a

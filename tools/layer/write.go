@@ -25,7 +25,7 @@ func writeNodes(w io.Writer, nodes []*node) error {
 	for _, n := range nodes {
 		hdr := header(n)
 		if err := tw.WriteHeader(hdr); err != nil {
-			return fmt.Errorf("%s: writing tar header: %w", n.origin, err)
+			return fmt.Errorf("%s: writing tar header: %w", n.where(), err)
 		}
 		if hdr.Typeflag == tar.TypeReg && hdr.Size > 0 {
 			if err := copyContent(tw, n, buf); err != nil {
@@ -112,19 +112,19 @@ func copyContent(w io.Writer, n *node, buf []byte) error {
 	}
 	r, err := data.src.open()
 	if err != nil {
-		return fmt.Errorf("%s: %w", data.origin, err)
+		return fmt.Errorf("%s: %w", data.where(), err)
 	}
 	defer r.Close()
 	written, err := io.CopyBuffer(w, io.LimitReader(r, data.size), buf)
 	if err != nil {
-		return fmt.Errorf("%s: reading %s: %w", data.origin, data.src.describe(), err)
+		return fmt.Errorf("%s: reading %s: %w", data.where(), data.src.describe(), err)
 	}
 	if written != data.size {
-		return fmt.Errorf("%s: %s has %d bytes, expected %d (did it change while the layer was written?)", data.origin, data.src.describe(), written, data.size)
+		return fmt.Errorf("%s: %s has %d bytes, expected %d (did it change while the layer was written?)", data.where(), data.src.describe(), written, data.size)
 	}
 	var one [1]byte
 	if k, _ := r.Read(one[:]); k > 0 {
-		return fmt.Errorf("%s: %s grew while the layer was written", data.origin, data.src.describe())
+		return fmt.Errorf("%s: %s grew while the layer was written", data.where(), data.src.describe())
 	}
 	return nil
 }
