@@ -46,6 +46,17 @@ test_reproducible() {
 	b=$(helper_sha "$B")
 	[[ -n $a && $a == "$b" ]] || fail "the repro helper binaries differ between clones ($a vs $b): remote cache keys would differ"
 	log "helper binary sha256:$a in both clones"
+	# The helper cross-built for arm64 executors (fetched only when selected):
+	# an aarch64 binary, identical in both clones.
+	local arm=()
+	for ws in "$A" "$B"; do
+		ebazel "$ws/examples" build @repro_toolchains_linux_arm64//:repro >/dev/null 2>&1 || fail "building the linux/arm64 helper in $ws"
+		arm+=("$(cd "$ws/examples" && sha256sum "$(bazel info output_base 2>/dev/null)/external/repro_toolchains_linux_arm64/repro" | cut -d' ' -f1)")
+	done
+	[[ ${arm[0]} == "${arm[1]}" ]] || fail "the linux/arm64 helpers differ between clones"
+	[[ $(cd "$A/examples" && od -An -tx1 -j18 -N2 "$(bazel info output_base 2>/dev/null)/external/repro_toolchains_linux_arm64/repro" | tr -d ' ') == b700 ]] ||
+		fail "the linux/arm64 helper is not an AArch64 binary"
+	log "linux/arm64 helper (for arm64 executors): AArch64, sha256:${arm[0]} in both clones"
 	a=$(digest_of "$(image_file "$A/examples" image.digest)")
 	ebazel "$A/examples" clean >/dev/null 2>&1
 	build "$A" "${TARGETS[@]}" || fail "rebuild after clean"

@@ -7,15 +7,16 @@ load("//rules/private/providers:image_info.bzl", "ImageInfo")
 load("//rules/private/providers:index_info.bzl", "ImageIndexInfo")
 
 def _runfiles_map(ctx, files):
-    """Gives every file a unique path in the runfiles tree.
+    """Places the files in the runfiles tree, each at a path of its own.
 
-    Files of an index's images come from different configurations (one per
-    platform) and share short paths such as app/image.manifest.json, which
-    would collide in runfiles. Each file gets a symlink artifact of its own
-    in this package: as an ordinary runfile (not a root symlink), Bazel
-    before 6.3 also downloads it under --remote_download_toplevel, and the
-    local symlink action brings its target along. Directories (rare: a base
-    given as an OCI layout) are placed as root symlinks.
+    A file goes at its usual runfiles path, as an ordinary runfile: Bazel
+    downloads those under --remote_download_toplevel (before 6.3 it does not
+    download root symlinks, bazelbuild/bazel#18249), and nothing is fetched
+    at build time under --remote_download_minimal. Only files whose short
+    paths collide (an index's images come from one configuration per
+    platform: app/image.manifest.json twice) get a symlink artifact of their
+    own in this package; that local symlink action brings its target along.
+    Directories (rare: a base given as an OCI layout) are root symlinks.
 
     Args:
       ctx: the rule context.
@@ -24,18 +25,24 @@ def _runfiles_map(ctx, files):
     Returns:
       (runfiles, dict File -> path relative to the runfiles root).
     """
-    links, paths, placed = {}, {}, []
+    count = {}
+    for f in files:
+        count[f.short_path] = count.get(f.short_path, 0) + 1
+    links, paths, plain = {}, {}, []
     for i, f in enumerate(files):
         name = "%s.files/%d/%s" % (ctx.label.name, i, f.basename)
         if f.is_directory:
             links[name] = f
             paths[f] = name
-            continue
-        link = ctx.actions.declare_file(name)
-        ctx.actions.symlink(output = link, target_file = f)
-        placed.append(link)
-        paths[f] = ctx.workspace_name + "/" + link.short_path
-    return ctx.runfiles(files = placed, root_symlinks = links), paths
+        elif count[f.short_path] == 1:
+            plain.append(f)
+            paths[f] = ctx.workspace_name + "/" + f.short_path
+        else:
+            link = ctx.actions.declare_file(name)
+            ctx.actions.symlink(output = link, target_file = f)
+            plain.append(link)
+            paths[f] = ctx.workspace_name + "/" + link.short_path
+    return ctx.runfiles(files = plain, root_symlinks = links), paths
 
 def _image_files(ctx, target):
     """The files and the blob arguments of an image or index.
