@@ -252,26 +252,13 @@ def _image_impl(ctx):
         if base.base_name:
             spec["base"]["name"] = base.base_name
         inputs += [base.manifest, base.config]
-    if ctx.attr.entrypoint:
-        spec["entrypoint"] = ctx.attr.entrypoint
-    if ctx.attr.cmd:
-        spec["cmd"] = ctx.attr.cmd
+
+    # Config fields that are set (an empty value keeps the base's).
+    for field in ["entrypoint", "cmd", "workdir", "user", "labels", "exposed_ports", "volumes", "stop_signal", "annotations"]:
+        if getattr(ctx.attr, field):
+            spec[field] = getattr(ctx.attr, field)
     if ctx.attr.env:
         spec["env"] = ["%s=%s" % (k, v) for k, v in ctx.attr.env.items()]
-    if ctx.attr.workdir:
-        spec["workdir"] = ctx.attr.workdir
-    if ctx.attr.user:
-        spec["user"] = ctx.attr.user
-    if ctx.attr.labels:
-        spec["labels"] = ctx.attr.labels
-    if ctx.attr.exposed_ports:
-        spec["exposed_ports"] = ctx.attr.exposed_ports
-    if ctx.attr.volumes:
-        spec["volumes"] = ctx.attr.volumes
-    if ctx.attr.stop_signal:
-        spec["stop_signal"] = ctx.attr.stop_signal
-    if ctx.attr.annotations:
-        spec["annotations"] = ctx.attr.annotations
 
     spec_file = ctx.actions.declare_file(ctx.label.name + ".image.json")
     ctx.actions.write(spec_file, json.encode(spec))
