@@ -218,6 +218,7 @@ func TestDeepAndHugeJSON(t *testing.T) {
 	writeFile(t, o("huge-layout/oci-layout"), `{"imageLayoutVersion":"1.0.0"}`, 0o644)
 	writeFile(t, o("huge-layout/index.json"), huge, 0o644)
 	writeFile(t, o("huge.json"), `{"mediaType":"`+oci.MediaTypeImageManifest+`"`+strings.Repeat(" ", 9<<20)+`}`, 0o644)
+	writeFile(t, o("huge-config.json"), `{"os":"linux"`+strings.Repeat(" ", 33<<20)+`}`, 0o644)
 	cases := []struct {
 		name string
 		args []string
@@ -229,6 +230,9 @@ func TestDeepAndHugeJSON(t *testing.T) {
 		{"deep index.json", []string{"image", "--base", o("deep-layout"), "--descriptor-out", o("out.json")}, []string{"deep-layout", "index.json", "nested deeper than 64"}},
 		{"huge index.json", []string{"base", "--layout", o("huge-layout"), "--manifest-out", o("out.json"), "--config-out", o("out2.json")}, []string{"huge-layout", "index.json", "larger than"}},
 		{"huge descriptor", []string{"layout", "--descriptor", o("huge.json"), "--output", o("out")}, []string{"huge.json", "larger than"}},
+		{"deep image spec", []string{"image", "--spec", o("deep.json"), "--descriptor-out", o("out.json")}, []string{"deep.json", "nested deeper than 64"}},
+		{"deep base manifest", []string{"image", "--base-manifest", o("deep.json"), "--base-config", o("deep.json"), "--descriptor-out", o("out.json")}, []string{"deep.json", "nested deeper than 64"}},
+		{"huge base config", []string{"image", "--base-manifest", o("deep.json"), "--base-config", o("huge-config.json"), "--descriptor-out", o("out.json")}, []string{"huge-config.json", "larger than"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
