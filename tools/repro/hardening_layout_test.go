@@ -214,11 +214,10 @@ func TestDeepAndHugeJSON(t *testing.T) {
 	writeFile(t, o("deep.json"), deep, 0o644)
 	writeFile(t, o("deep-layout/oci-layout"), `{"imageLayoutVersion":"1.0.0"}`, 0o644)
 	writeFile(t, o("deep-layout/index.json"), `{"schemaVersion":2,"manifests":`+strings.Repeat("[", 200000)+strings.Repeat("]", 200000)+`}`, 0o644)
-	huge := `{"schemaVersion":2,"manifests":[]` + strings.Repeat(" ", 9<<20) + `}`
 	writeFile(t, o("huge-layout/oci-layout"), `{"imageLayoutVersion":"1.0.0"}`, 0o644)
-	writeFile(t, o("huge-layout/index.json"), huge, 0o644)
-	writeFile(t, o("huge.json"), `{"mediaType":"`+oci.MediaTypeImageManifest+`"`+strings.Repeat(" ", 9<<20)+`}`, 0o644)
-	writeFile(t, o("huge-config.json"), `{"os":"linux"`+strings.Repeat(" ", 33<<20)+`}`, 0o644)
+	paddedJSON(t, o("huge-layout/index.json"), `{"schemaVersion":2,"manifests":[]`, 9<<20, `}`)
+	paddedJSON(t, o("huge.json"), `{"mediaType":"`+oci.MediaTypeImageManifest+`"`, 9<<20, `}`)
+	paddedJSON(t, o("huge-config.json"), `{"os":"linux"`, 33<<20, `}`)
 	cases := []struct {
 		name string
 		args []string
@@ -249,6 +248,29 @@ func TestDeepAndHugeJSON(t *testing.T) {
 				t.Errorf("outputs left behind: %v", left)
 			}
 		})
+	}
+}
+
+// paddedJSON writes a valid JSON document of more than pad bytes (head,
+// pad spaces, tail) without holding it in memory: the test process's size
+// is inherited by the binaries it starts, which TestMemoryFlatForLargeLayers
+// measures.
+func paddedJSON(t *testing.T, path, head string, pad int, tail string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.WriteString(head)
+	chunk := bytes.Repeat([]byte(" "), 1<<16)
+	for n := 0; n < pad; n += len(chunk) {
+		if _, err := f.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.WriteString(tail); err != nil {
+		t.Fatal(err)
 	}
 }
 
