@@ -19,9 +19,9 @@ import (
 const (
 	// MaxManifestSize bounds an index or manifest; registries reject
 	// manifests over 4 MiB.
-	MaxManifestSize = 8 << 20
+	MaxManifestSize = oci.MaxManifestSize
 	// MaxConfigSize bounds an image config.
-	MaxConfigSize = 32 << 20
+	MaxConfigSize = oci.MaxConfigSize
 )
 
 // manifestTypes are what a manifest GET accepts.
