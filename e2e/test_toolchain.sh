@@ -53,6 +53,8 @@ test_toolchain() {
 	sha=$(sed -n 's/^    "linux-amd64": "\([0-9a-f]\{64\}\)",$/\1/p' "$E2E_ROOT/rules/private/toolchain_repo.bzl")
 	[[ -n $sha && -f $cache/content_addressable/sha256/$sha/file ]] || fail "the Go release zip (sha256 $sha) is not in the repository cache $cache"
 	log "Go release zip in the repository cache: sha256:$sha ($(du -h "$cache/content_addressable/sha256/$sha/file" | cut -f1))"
+	# The helper for the machine running Bazel (repository rules use it).
+	PATH=$nogo_path build "$NOGO" @repro_toolchains_host//:repro || fail "building the host helper without Go"
 	helper_shas "$NOGO" >"$E2E_TMP/helpers-clean.txt"
 	[[ $(wc -l <"$E2E_TMP/helpers-clean.txt") == 2 ]] || fail "helper binaries not found: $(cat "$E2E_TMP/helpers-clean.txt")"
 
