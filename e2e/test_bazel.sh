@@ -127,7 +127,47 @@ test_remote_cache() {
 	build "$B" "${rc[@]}" --remote_download_minimal "${TARGETS[@]}" || fail "build with --remote_download_minimal"
 	[[ ! -e $(image_file "$B/examples" app_layer.tar.gz) ]] || fail "--remote_download_minimal downloaded the layer blob"
 	log "--remote_download_minimal build passes without downloading layer blobs"
+	stamped_two_machines "$cache"
 	stop_nginx_cache "$E2E_TMP/cache"
+}
+
+# Stamped builds share the cache: the same commit built stamped by two
+# "machines" (user alice in clone A; user bob on another host name in
+# clone B, at another path) gives the same digests, and the second gets
+# every layer, image, index and layout action from the cache. Only the
+# small actions that read stable-status.txt (which holds BUILD_HOST and
+# BUILD_USER) run again.
+stamped_two_machines() {
+	local cache=$1 ws user log
+	for ws in "$A" "$B"; do
+		ebazel "$ws/examples" clean >/dev/null 2>&1
+	done
+	(SOURCE_DATE_EPOCH=1700000000 ebazel "$A/examples" --host_jvm_args=-Duser.name=alice build --stamp --remote_cache="http://$cache" \
+		--execution_log_json_file="$E2E_TMP/exec-a.json" "${TARGETS[@]}") >"$E2E_TMP/last-build.log" 2>&1 ||
+		{ cat "$E2E_TMP/last-build.log" >&2; fail "stamped build as alice"; }
+	# A UTS namespace gives the second Bazel server another host name.
+	cp "$(offline_rc)" "$B/examples/offline.bazelrc"
+	(cd "$B/examples" && SOURCE_DATE_EPOCH=1700000000 unshare --uts sh -c 'hostname e2e-second-machine && exec "$@"' _ \
+		bazel --host_jvm_args=-Xmx1g --host_jvm_args=-Duser.name=bob build --stamp --remote_cache="http://$cache" \
+		--execution_log_json_file="$E2E_TMP/exec-b.json" "${TARGETS[@]}") >"$E2E_TMP/last-build.log" 2>&1 ||
+		{ cat "$E2E_TMP/last-build.log" >&2; fail "stamped build as bob on another host"; }
+	local sa sb
+	sa=$(grep -E '^BUILD_(HOST|USER) ' "$A/examples/bazel-out/stable-status.txt" | tr '\n' ' ')
+	sb=$(grep -E '^BUILD_(HOST|USER) ' "$B/examples/bazel-out/stable-status.txt" | tr '\n' ' ')
+	[[ $sa != "$sb" ]] || fail "the two builds had the same BUILD_HOST/BUILD_USER ($sa): the test proves nothing"
+	for f in image.digest multiarch.digest; do
+		[[ $(digest_of "$(image_file "$A/examples" $f)") == "$(digest_of "$(image_file "$B/examples" $f)")" ]] ||
+			fail "stamped $f differs between the two machines"
+	done
+	# Every spawn of the second build: mnemonic and whether it was a hit.
+	local misses hits total
+	misses=$(jq -rs '[.[] | select(.mnemonic != "ReproStampValues" and .remoteCacheHit != true) | .mnemonic] | join(" ")' "$E2E_TMP/exec-b.json")
+	hits=$(jq -rs '[.[] | select(.remoteCacheHit == true)] | length' "$E2E_TMP/exec-b.json")
+	total=$(jq -rs 'length' "$E2E_TMP/exec-b.json")
+	[[ -z $misses ]] || fail "stamped actions of the second machine ran again instead of coming from the cache: $misses"
+	jq -rs '[.[] | select(.mnemonic | test("^Repro(Layer|Image|Index)$"))] | length' "$E2E_TMP/exec-b.json" | grep -qv '^0$' ||
+		fail "no layer/image/index actions in the execution log"
+	log "stamped, two machines ($sa/ $sb): same digests; second build: $hits of $total spawns from the cache, the rest ReproStampValues ($(grep -E 'INFO: [0-9]+ process' "$E2E_TMP/last-build.log" | tail -1 | sed 's/.*INFO: //'))"
 }
 
 # 4. Real judges: skopeo inspects, umoci unpacks, runc runs the example.

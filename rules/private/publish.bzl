@@ -1,7 +1,6 @@
 """Implementation of repro_push and repro_load (executables for `bazel run`)."""
 
-load("//rules/private:common.bzl", "stable_label")
-load("//rules/private:settings.bzl", "SettingInfo")
+load("//rules/private:common.bzl", "is_stamped", "stable_label", "stamp_keys", "stamp_values")
 load("//rules/private:toolchain.bzl", "TOOLCHAIN_TYPE", "repro_tool")
 load("//rules/private/providers:image_info.bzl", "ImageInfo")
 load("//rules/private/providers:index_info.bzl", "ImageIndexInfo")
@@ -128,10 +127,13 @@ def _push_impl(ctx):
     for s in files.sources:
         args += ["--source-repository", s]
     extra = {}
-    stamp = ctx.attr.stamp == 1 or (ctx.attr.stamp == -1 and ctx.attr._stamp_flag[SettingInfo].value)
-    if stamp:
-        extra[ctx.label.name + ".stable-status.txt"] = ctx.info_file
-        args += ["--stamp-file", ctx.label.name + ".stable-status.txt"]
+    if is_stamped(ctx):
+        # Only the keys that {KEY} names, not the whole stable-status.txt.
+        keys = []
+        for s in [ctx.attr.repository] + ctx.attr.tags_to_push:
+            keys += stamp_keys(s)
+        extra[ctx.label.name + ".stamp-values.txt"] = stamp_values(ctx, keys)
+        args += ["--stamp-file", ctx.label.name + ".stamp-values.txt"]
 
     # Without stamping, a {KEY} in a tag is reported by repro push when it
     # runs (not at analysis, which would break `bazel build //...`).
