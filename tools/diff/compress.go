@@ -1,0 +1,473 @@
+package diff
+
+import (
+	"bytes"
+	"compress/flate"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	kflate "github.com/klauspost/compress/flate"
+	digest "github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/rules-repro/rules_repro/tools/blob"
+	"github.com/rules-repro/rules_repro/tools/layer"
+)
+
+// gzipHeader holds the fields of a gzip member header (RFC 1952).
+type gzipHeader struct {
+	flags, xfl, os byte
+	mtime          uint32
+	name, comment  string
+	extra          []byte
+	hcrc           bool
+	length         int // bytes before the deflate stream
+}
+
+var errShort = errors.New("header truncated")
+
+func parseGzipHeader(b []byte) (*gzipHeader, error) {
+	if len(b) < 10 || b[0] != 0x1f || b[1] != 0x8b || b[2] != 8 {
+		return nil, fmt.Errorf("not a gzip stream")
+	}
+	h := &gzipHeader{flags: b[3], mtime: binary.LittleEndian.Uint32(b[4:8]), xfl: b[8], os: b[9]}
+	p := 10
+	if h.flags&0x04 != 0 { // FEXTRA
+		if len(b) < p+2 {
+			return nil, errShort
+		}
+		n := int(binary.LittleEndian.Uint16(b[p:]))
+		if len(b) < p+2+n {
+			return nil, errShort
+		}
+		h.extra = b[p+2 : p+2+n]
+		p += 2 + n
+	}
+	cstr := func() (string, error) {
+		i := bytes.IndexByte(b[p:], 0)
+		if i < 0 {
+			return "", errShort
+		}
+		s := string(b[p : p+i])
+		p += i + 1
+		return s, nil
+	}
+	var err error
+	if h.flags&0x08 != 0 { // FNAME
+		if h.name, err = cstr(); err != nil {
+			return nil, err
+		}
+	}
+	if h.flags&0x10 != 0 { // FCOMMENT
+		if h.comment, err = cstr(); err != nil {
+			return nil, err
+		}
+	}
+	if h.flags&0x02 != 0 { // FHCRC
+		h.hcrc = true
+		p += 2
+	}
+	h.length = p
+	return h, nil
+}
+
+var gzipOS = map[byte]string{0: "FAT", 3: "Unix", 7: "Macintosh", 10: "NTFS", 11: "NTFS", 255: "unknown"}
+
+func osName(b byte) string {
+	if n, ok := gzipOS[b]; ok {
+		return fmt.Sprintf("%d (%s)", b, n)
+	}
+	return strconv.Itoa(int(b))
+}
+
+// fields lists the header fields for comparison, with what they usually
+// mean.
+func (h *gzipHeader) fields() [][2]string {
+	xfl := strconv.Itoa(int(h.xfl))
+	switch h.xfl {
+	case 2:
+		xfl += " (maximum compression)"
+	case 4:
+		xfl += " (fastest compression)"
+	}
+	return [][2]string{
+		{"gzip MTIME", strconv.FormatUint(uint64(h.mtime), 10)},
+		{"gzip OS", osName(h.os)},
+		{"gzip XFL", xfl},
+		{"gzip FNAME", strconv.Quote(h.name)},
+		{"gzip FCOMMENT", strconv.Quote(h.comment)},
+		{"gzip FEXTRA", fmt.Sprintf("%x", h.extra)},
+		{"gzip FHCRC", strconv.FormatBool(h.hcrc)},
+	}
+}
+
+// zstdHeader holds the fields of a zstd frame header (RFC 8878).
+type zstdHeader struct {
+	windowSize    uint64
+	contentSize   int64 // -1 when absent
+	checksum      bool
+	singleSegment bool
+	dictID        uint32
+}
+
+func parseZstdHeader(b []byte) (*zstdHeader, error) {
+	if len(b) < 5 || !bytes.Equal(b[:4], []byte{0x28, 0xb5, 0x2f, 0xfd}) {
+		return nil, fmt.Errorf("not a zstd frame")
+	}
+	fhd := b[4]
+	h := &zstdHeader{contentSize: -1, checksum: fhd&0x04 != 0, singleSegment: fhd&0x20 != 0}
+	p := 5
+	if !h.singleSegment {
+		if len(b) < p+1 {
+			return nil, errShort
+		}
+		exp, mant := uint64(b[p]>>3), uint64(b[p]&7)
+		base := uint64(1) << (10 + exp)
+		h.windowSize = base + base/8*mant
+		p++
+	}
+	didSize := []int{0, 1, 2, 4}[fhd&3]
+	if len(b) < p+didSize {
+		return nil, errShort
+	}
+	for i := didSize - 1; i >= 0; i-- {
+		h.dictID = h.dictID<<8 | uint32(b[p+i])
+	}
+	p += didSize
+	fcsSize := []int{0, 2, 4, 8}[fhd>>6]
+	if fhd>>6 == 0 && h.singleSegment {
+		fcsSize = 1
+	}
+	if len(b) < p+fcsSize {
+		return nil, errShort
+	}
+	if fcsSize > 0 {
+		var v uint64
+		for i := fcsSize - 1; i >= 0; i-- {
+			v = v<<8 | uint64(b[p+i])
+		}
+		if fcsSize == 2 {
+			v += 256
+		}
+		h.contentSize = int64(v)
+		if h.singleSegment {
+			h.windowSize = v
+		}
+	}
+	return h, nil
+}
+
+func (h *zstdHeader) fields() [][2]string {
+	cs := "(absent)"
+	if h.contentSize >= 0 {
+		cs = strconv.FormatInt(h.contentSize, 10)
+	}
+	return [][2]string{
+		{"zstd window size", strconv.FormatUint(h.windowSize, 10)},
+		{"zstd content size", cs},
+		{"zstd checksum", strconv.FormatBool(h.checksum)},
+		{"zstd single segment", strconv.FormatBool(h.singleSegment)},
+		{"zstd dictionary ID", strconv.FormatUint(uint64(h.dictID), 10)},
+	}
+}
+
+// encoder is a way to compress a layer that detectEncoders tries.
+type encoder struct {
+	name string
+	// body: the output is a raw deflate stream, compared with the blob's
+	// after its gzip header.
+	body bool
+	new  func(io.Writer) (io.WriteCloser, error)
+}
+
+func gzipEncoders() []encoder {
+	var out []encoder
+	for l := 0; l <= 9; l++ {
+		name := fmt.Sprintf("Go compress/gzip level %d", l)
+		switch l {
+		case 6:
+			name += " (the default; rules_repro's without compression_level)"
+		case 0:
+			name += " (stored, no compression)"
+		}
+		out = append(out, encoder{name: name, body: true, new: func(w io.Writer) (io.WriteCloser, error) { return flate.NewWriter(w, l) }})
+	}
+	for l := 1; l <= 9; l++ {
+		out = append(out, encoder{name: fmt.Sprintf("klauspost/compress gzip level %d", l), body: true, new: func(w io.Writer) (io.WriteCloser, error) { return kflate.NewWriter(w, l) }})
+	}
+	return out
+}
+
+func zstdEncoders() []encoder {
+	var out []encoder
+	for _, l := range []struct {
+		level int
+		name  string
+	}{
+		{1, "zstd levels 1-2, klauspost/compress SpeedFastest"},
+		{3, "zstd levels 3-5, klauspost/compress SpeedDefault (rules_repro's default)"},
+		{6, "zstd levels 6-9, klauspost/compress SpeedBetterCompression"},
+		{10, "zstd levels 10-22, klauspost/compress SpeedBestCompression"},
+	} {
+		e := blob.Encoding{Compression: blob.Zstd, Level: l.level, HasLevel: true}
+		out = append(out, encoder{name: l.name, new: func(w io.Writer) (io.WriteCloser, error) { return blob.NewCompressor(w, e) }})
+	}
+	return out
+}
+
+// matchWindow is how much of a blob's compressed stream a re-compression
+// must reproduce to count as a match (all of it for smaller blobs).
+const matchWindow = 1 << 20
+
+var errStop = errors.New("decided")
+
+// prefixMatch compares what an encoder writes with the blob's bytes.
+type prefixMatch struct {
+	want     []byte
+	complete bool // want is the whole stream
+	off      int
+	failed   bool
+	decided  bool
+}
+
+func (p *prefixMatch) Write(b []byte) (int, error) {
+	if p.failed || p.decided {
+		return 0, errStop
+	}
+	n := len(b)
+	if rest := len(p.want) - p.off; n > rest {
+		if p.complete {
+			p.failed = true
+			return 0, errStop
+		}
+		b = b[:rest]
+	}
+	if !bytes.Equal(b, p.want[p.off:p.off+len(b)]) {
+		p.failed = true
+		return 0, errStop
+	}
+	p.off += len(b)
+	if !p.complete && p.off >= len(p.want) {
+		p.decided = true
+	}
+	return n, nil
+}
+
+func (p *prefixMatch) matched() bool {
+	return !p.failed && (p.decided || (p.complete && p.off == len(p.want)))
+}
+
+// detectEncoders compresses the blob's tar again with each candidate
+// encoder and returns those that reproduce the blob's compressed stream.
+// Only the start of the stream is compared for large blobs; most
+// candidates are ruled out within the first block.
+func (w *walker) detectEncoders(src *Source, d specs.Descriptor, compression string) ([]string, error) {
+	var encs []encoder
+	switch compression {
+	case "gzip":
+		encs = gzipEncoders()
+	case "zstd":
+		encs = zstdEncoders()
+	default:
+		return nil, nil
+	}
+	r, err := src.openBlob(w.ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	head := make([]byte, matchWindow+64<<10)
+	n, err := io.ReadFull(r, head)
+	r.Close()
+	complete := err == io.ErrUnexpectedEOF || err == io.EOF
+	if err != nil && !complete {
+		return nil, err
+	}
+	head = head[:n]
+	bodyStart, bodyEnd := 0, len(head)
+	if compression == "gzip" {
+		h, err := parseGzipHeader(head)
+		if err != nil {
+			return nil, nil
+		}
+		bodyStart = h.length
+		if complete {
+			bodyEnd -= 8 // CRC32 and ISIZE
+		}
+	}
+	if bodyEnd < bodyStart {
+		return nil, nil
+	}
+	type live struct {
+		enc encoder
+		m   *prefixMatch
+		w   io.WriteCloser
+	}
+	var cands []*live
+	for _, e := range encs {
+		want := head
+		if e.body {
+			want = head[bodyStart:bodyEnd]
+		}
+		if !complete && len(want) > matchWindow {
+			want = want[:matchWindow]
+		}
+		m := &prefixMatch{want: want, complete: complete}
+		cw, err := e.new(m)
+		if err != nil {
+			return nil, err
+		}
+		cands = append(cands, &live{e, m, cw})
+	}
+	rr, err := src.openBlob(w.ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	defer rr.Close()
+	tarStream, err := layer.Decompress(rr, d.Digest.String())
+	if err != nil {
+		return nil, err
+	}
+	defer tarStream.Close()
+	buf := make([]byte, 1<<20)
+	active := func() int {
+		k := 0
+		for _, c := range cands {
+			if !c.m.failed && !c.m.decided {
+				k++
+			}
+		}
+		return k
+	}
+	for active() > 0 {
+		k, rerr := io.ReadFull(tarStream, buf)
+		if k > 0 {
+			for _, c := range cands {
+				if !c.m.failed && !c.m.decided {
+					c.w.Write(buf[:k])
+				}
+			}
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			break
+		}
+		if rerr != nil {
+			return nil, fmt.Errorf("%s: layer %s: %w", src.Name, d.Digest, rerr)
+		}
+	}
+	var out []string
+	for _, c := range cands {
+		if !c.m.failed && !c.m.decided {
+			c.w.Close()
+		}
+		if c.m.matched() {
+			out = append(out, c.enc.name)
+		}
+	}
+	return out, nil
+}
+
+// compression explains two layers with the same tar (diff_id) and
+// different blobs.
+func (w *walker) compression(sc scope, la, lb specs.Descriptor, diffID digest.Digest) error {
+	heads := [2][]byte{}
+	for i, x := range []struct {
+		s *Source
+		d specs.Descriptor
+	}{{w.a, la}, {w.b, lb}} {
+		r, err := x.s.openBlob(w.ctx, x.d)
+		if errors.Is(err, errNotFound) {
+			w.at(sc, LevelCompression, Unavailable, "layer", str(la.Digest.String()), str(lb.Digest.String()),
+				fmt.Sprintf("the same tar (diff_id %s) compressed differently; the blob %s is not available in %s to tell how (give --blobs-from LAYOUT)", shortDigest(diffID), x.d.Digest, x.s.Name))
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		head := make([]byte, 4096)
+		n, _ := io.ReadFull(r, head)
+		r.Close()
+		heads[i] = head[:n]
+	}
+	before := len(w.diffs)
+	// The first line says that the tar is the same; the others need not.
+	emit := func(field, a, b, more string) {
+		note := more
+		if len(w.diffs) == before {
+			note = strings.TrimSuffix(fmt.Sprintf("the same tar (diff_id %s), compressed differently; %s", shortDigest(diffID), more), "; ")
+		}
+		w.at(sc, LevelCompression, Changed, field, str(a), str(b), note)
+	}
+	ca, cb := sniffCompression(heads[0]), sniffCompression(heads[1])
+	if ca == "" {
+		ca = "none"
+	}
+	if cb == "" {
+		cb = "none"
+	}
+	w.compatNote(sc, la, lb)
+	if ca != cb {
+		emit("compression", ca, cb, fmt.Sprintf("%d → %d bytes", la.Size, lb.Size))
+		return nil
+	}
+	var fa, fb [][2]string
+	switch ca {
+	case "gzip":
+		ha, erra := parseGzipHeader(heads[0])
+		hb, errb := parseGzipHeader(heads[1])
+		if erra == nil && errb == nil {
+			fa, fb = ha.fields(), hb.fields()
+		}
+	case "zstd":
+		ha, erra := parseZstdHeader(heads[0])
+		hb, errb := parseZstdHeader(heads[1])
+		if erra == nil && errb == nil {
+			fa, fb = ha.fields(), hb.fields()
+		}
+	}
+	for i := range fa {
+		if fa[i][1] != fb[i][1] {
+			emit(fa[i][0], fa[i][1], fb[i][1], "")
+		}
+	}
+	ea, err := w.detectEncoders(w.a, la, ca)
+	if err != nil {
+		return err
+	}
+	eb, err := w.detectEncoders(w.b, lb, cb)
+	if err != nil {
+		return err
+	}
+	if na, nb := encoderText(ea), encoderText(eb); na != nb {
+		emit("encoder and level", na, nb, "")
+	}
+	if len(w.diffs) == before {
+		emit("compressed bytes", fmt.Sprintf("%d bytes", la.Size), fmt.Sprintf("%d bytes", lb.Size),
+			"the headers and the encoder settings found are the same (another version of the encoder, or parallel compression?)")
+	}
+	return nil
+}
+
+func encoderText(names []string) string {
+	if len(names) == 0 {
+		return "not reproduced by Go compress/gzip, klauspost/compress or rules_repro's zstd at any level (another encoder, such as GNU gzip, pigz or the zstd command)"
+	}
+	return strings.Join(names, "; or ")
+}
+
+// compatNote reports different compatibility versions of two layers or
+// their images, once per scope.
+func (w *walker) compatNote(sc scope, la, lb specs.Descriptor) {
+	va, vb := w.compat[0], w.compat[1]
+	if x := w.a.compat[la.Digest]; x != 0 {
+		va = strconv.Itoa(x)
+	}
+	if x := w.b.compat[lb.Digest]; x != 0 {
+		vb = strconv.Itoa(x)
+	}
+	if va != "" && vb != "" && va != vb {
+		w.at(sc, LevelCompression, Changed, "compatibility version", str(va), str(vb), "each compatibility version pins its own compression table (docs/compatibility.md)")
+	}
+}
