@@ -112,6 +112,10 @@ func spool(p string) (*os.File, error) {
 		f.Close()
 		return nil, fmt.Errorf("decompressing %s: %w", p, err)
 	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, err
+	}
 	return f, nil
 }
 

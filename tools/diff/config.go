@@ -137,7 +137,8 @@ func (w *walker) config(sc scope, ca, cb *config) {
 			w.value(sc, LevelConfig, k, va, oka, vb, okb, "")
 		}
 	}
-	if len(w.diffs) == before && !w.o.Semantic && string(ca.raw) != string(cb.raw) {
+	if len(w.diffs) == before && !w.o.Semantic && string(ca.raw) != string(cb.raw) && jsonEqual(a, b) {
+		// Otherwise only diff_ids differ: a consequence of the layers.
 		w.encoding(sc, LevelConfig, ca.raw, cb.raw)
 	}
 }

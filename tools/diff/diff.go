@@ -151,7 +151,9 @@ func Compare(ctx context.Context, a, b *Source, o Options) (*Report, error) {
 		rep.Differences = []Difference{}
 	}
 	rep.Notes = w.notes
-	rep.Equal = o.Semantic && len(w.diffs) == 0
+	// Semantic comparisons and docker archives (which have no manifest to
+	// compare) can find nothing although the digests differ.
+	rep.Equal = (o.Semantic || w.synthetic) && len(w.diffs) == 0
 	if !rep.Equal && len(w.diffs) == 0 {
 		// Should not happen: different digests always have a cause.
 		w.add(Difference{Level: kindLevel(a.Root.MediaType), Kind: Encoding, Field: "digest", A: str(a.Root.Digest.String()), B: str(b.Root.Digest.String()), Note: "the digests differ but no field does"})
@@ -168,6 +170,8 @@ type walker struct {
 	notes []string
 	// compat are the compatibility versions of the images being compared.
 	compat [2]string
+	// synthetic: a made-up manifest (docker archive) was compared.
+	synthetic bool
 }
 
 // scope is where in the walk a difference is.
@@ -544,6 +548,7 @@ func (w *walker) manifest(sc scope, da, db specs.Descriptor) error {
 	synthetic := w.a.synthetic[da.Digest] || w.b.synthetic[db.Digest]
 	partial := synthetic || pa || pb
 	if synthetic {
+		w.synthetic = true
 		w.note("a docker archive holds no manifest: only configs and layers are compared")
 	}
 	if !partial {

@@ -40,8 +40,10 @@ func WriteText(w io.Writer, r *Report) error {
 	switch {
 	case r.Equal && r.A.Digest == r.B.Digest:
 		fmt.Fprintf(&b, "equal: the same digest\n")
-	case r.Equal:
+	case r.Equal && r.Semantic:
 		fmt.Fprintf(&b, "equal%s: the digests differ only in what is ignored\n", mode)
+	case r.Equal:
+		fmt.Fprintf(&b, "equal: no difference in what could be compared (see the notes)\n")
 	default:
 		n := len(r.Differences)
 		s := "s"
