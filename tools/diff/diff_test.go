@@ -35,6 +35,8 @@ type testLayer struct {
 	gzipMtime time.Time
 	// trailing zero bytes after the end of the archive.
 	trailing int
+	// edit rewrites the tar bytes before compression.
+	edit func([]byte) []byte
 }
 
 type testImage struct {
@@ -148,6 +150,9 @@ func writeTar(t *testing.T, l testLayer) []byte {
 		t.Fatal(err)
 	}
 	buf.Write(make([]byte, l.trailing))
+	if l.edit != nil {
+		return l.edit(buf.Bytes())
+	}
 	return buf.Bytes()
 }
 
@@ -384,6 +389,25 @@ func TestSingleFieldMutations(t *testing.T) {
 		}, []want{{level: LevelEntry, field: "format", entry: hello}}},
 		{"GNU format", func(i *testImage) { entryOf(i, hello).Format = tar.FormatGNU },
 			[]want{{level: LevelEntry, field: "format", entry: hello}}},
+		{"header bytes", func(i *testImage) {
+			// The mode written as old tars do ("000755 " instead of
+			// "0000755"), with the checksum fixed: every field is equal.
+			i.layers[0].edit = func(b []byte) []byte {
+				b = append([]byte(nil), b...)
+				for off := 0; off+512 <= len(b); off += 512 {
+					if string(b[off:off+len(hello)+1]) == hello+"\x00" {
+						copy(b[off+100:off+108], "000755 \x00")
+						copy(b[off+148:off+156], "        ")
+						sum := 0
+						for _, c := range b[off : off+512] {
+							sum += int(c)
+						}
+						copy(b[off+148:off+156], fmt.Sprintf("%06o\x00 ", sum))
+					}
+				}
+				return b
+			}
+		}, []want{{level: LevelEntry, field: "header bytes", entry: hello}}},
 		{"name spelling", func(i *testImage) { entryOf(i, hello).Name = "./app/hello" },
 			[]want{{level: LevelEntry, field: "name spelling", entry: hello}}},
 		{"extra file", func(i *testImage) {

@@ -81,6 +81,10 @@ type tee struct {
 	n     int64
 	raw   hash.Hash
 	rawOn bool
+	// skip is how many bytes to leave out of raw: the padding of the
+	// previous entry's content, which depends on its size, not on the
+	// header that follows.
+	skip int64
 }
 
 func (t *tee) Read(p []byte) (int, error) {
@@ -88,7 +92,12 @@ func (t *tee) Read(p []byte) (int, error) {
 	t.all.Write(p[:k])
 	t.n += int64(k)
 	if t.rawOn {
-		t.raw.Write(p[:k])
+		b := p[:k]
+		if t.skip > 0 {
+			n := min(t.skip, int64(len(b)))
+			b, t.skip = b[n:], t.skip-n
+		}
+		t.raw.Write(b)
 	}
 	return k, err
 }
@@ -127,9 +136,10 @@ func summarize(r io.Reader) (*layerSummary, error) {
 	tr := tar.NewReader(t)
 	content := sha256.New()
 	buf := make([]byte, 256<<10)
+	var pad int64
 	for {
 		t.raw.Reset()
-		t.rawOn = true
+		t.rawOn, t.skip = true, pad
 		hdr, err := tr.Next()
 		t.rawOn = false
 		if err == io.EOF {
@@ -169,6 +179,9 @@ func summarize(r io.Reader) (*layerSummary, error) {
 				return nil, fmt.Errorf("reading %s in the tar: %w", hdr.Name, err)
 			}
 			copy(e.content[:], content.Sum(nil))
+			pad = -hdr.Size & 511
+		} else {
+			pad = 0
 		}
 		s.entries = append(s.entries, e)
 	}

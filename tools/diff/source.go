@@ -600,14 +600,14 @@ func (v *verifier) Read(p []byte) (int, error) {
 	v.h.Write(p[:k])
 	v.n += int64(k)
 	if v.d.Size > 0 && v.n > v.d.Size {
-		v.err = fmt.Errorf("%s: blob %s has more than the %d bytes its descriptor says", v.where, v.d.Digest, v.d.Size)
+		v.err = fmt.Errorf("%s: blob %s has more than the %d bytes its descriptor says: it is corrupt", v.where, v.d.Digest, v.d.Size)
 		return k, v.err
 	}
 	if err == io.EOF {
 		got := digest.NewDigestFromBytes(digest.SHA256, v.h.Sum(nil))
 		switch {
 		case v.d.Size > 0 && v.n != v.d.Size:
-			v.err = fmt.Errorf("%s: blob %s has %d bytes, its descriptor says %d", v.where, v.d.Digest, v.n, v.d.Size)
+			v.err = fmt.Errorf("%s: blob %s has %d bytes, its descriptor says %d: it is corrupt or truncated", v.where, v.d.Digest, v.n, v.d.Size)
 		case got != v.d.Digest:
 			v.err = fmt.Errorf("%s: blob %s has digest %s: it is corrupt", v.where, v.d.Digest, got)
 		default:
