@@ -218,53 +218,89 @@ func zstdEncoders() []encoder {
 	return out
 }
 
-// matchWindow is how much of a blob's compressed stream a re-compression
-// must reproduce to count as a match (all of it for smaller blobs).
-const matchWindow = 1 << 20
+// Limits of the search for the encoder of a blob.
+const (
+	// decideAfter: a candidate that is the only one left and has
+	// reproduced this many compressed bytes is taken as the encoder.
+	decideAfter = 1 << 20
+	// searchLimit bounds the uncompressed bytes fed to candidates; those
+	// still matching then are reported as indistinguishable.
+	searchLimit = 64 << 20
+)
 
-var errStop = errors.New("decided")
+var errMismatch = errors.New("mismatch")
 
-// prefixMatch compares what an encoder writes with the blob's bytes.
-type prefixMatch struct {
-	want     []byte
-	complete bool // want is the whole stream
-	off      int
-	failed   bool
-	decided  bool
+// blobWindow serves the bytes of a compressed stream to candidates that
+// read it at different offsets, keeping only what the slowest still needs.
+type blobWindow struct {
+	r    io.Reader
+	buf  []byte
+	base int64 // offset of buf[0]
+	eof  bool
 }
 
-func (p *prefixMatch) Write(b []byte) (int, error) {
-	if p.failed || p.decided {
-		return 0, errStop
-	}
-	n := len(b)
-	if rest := len(p.want) - p.off; n > rest {
-		if p.complete {
-			p.failed = true
-			return 0, errStop
+// at returns up to n bytes at off (fewer at the end of the stream).
+func (w *blobWindow) at(off int64, n int) ([]byte, error) {
+	for !w.eof && off+int64(n) > w.base+int64(len(w.buf)) {
+		chunk := make([]byte, 256<<10)
+		k, err := io.ReadFull(w.r, chunk)
+		w.buf = append(w.buf, chunk[:k]...)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			w.eof = true
+		} else if err != nil {
+			return nil, err
 		}
-		b = b[:rest]
 	}
-	if !bytes.Equal(b, p.want[p.off:p.off+len(b)]) {
-		p.failed = true
-		return 0, errStop
+	i := off - w.base
+	if i < 0 {
+		return nil, fmt.Errorf("window moved past offset %d", off)
 	}
-	p.off += len(b)
-	if !p.complete && p.off >= len(p.want) {
-		p.decided = true
+	if i > int64(len(w.buf)) {
+		return nil, nil
 	}
-	return n, nil
+	j := min(i+int64(n), int64(len(w.buf)))
+	return w.buf[i:j], nil
 }
 
-func (p *prefixMatch) matched() bool {
-	return !p.failed && (p.decided || (p.complete && p.off == len(p.want)))
+func (w *blobWindow) trim(off int64) {
+	if k := off - w.base; k > 1<<20 && k <= int64(len(w.buf)) {
+		w.buf = append([]byte(nil), w.buf[k:]...)
+		w.base = off
+	}
+}
+
+// candidateOut compares what an encoder writes with the stream.
+type candidateOut struct {
+	w      *blobWindow
+	off    int64
+	failed bool
+	err    error
+}
+
+func (c *candidateOut) Write(b []byte) (int, error) {
+	if c.failed {
+		return 0, errMismatch
+	}
+	want, err := c.w.at(c.off, len(b))
+	if err != nil {
+		c.failed, c.err = true, err
+		return 0, err
+	}
+	if !bytes.Equal(b, want) {
+		c.failed = true
+		return 0, errMismatch
+	}
+	c.off += int64(len(b))
+	return len(b), nil
 }
 
 // detectEncoders compresses the blob's tar again with each candidate
-// encoder and returns those that reproduce the blob's compressed stream.
-// Only the start of the stream is compared for large blobs; most
-// candidates are ruled out within the first block.
-func (w *walker) detectEncoders(src *Source, d specs.Descriptor, compression string) ([]string, error) {
+// encoder, comparing the output with the blob's compressed stream as it
+// goes, and returns those that reproduce it. Most candidates are ruled out
+// within the first block; one left alone after decideAfter bytes is taken;
+// several still matching after searchLimit input bytes (random data is
+// stored the same way at every level) are all returned, with sure = false.
+func (w *walker) detectEncoders(src *Source, d specs.Descriptor, compression string) (names []string, sure bool, err error) {
 	var encs []encoder
 	switch compression {
 	case "gzip":
@@ -272,101 +308,119 @@ func (w *walker) detectEncoders(src *Source, d specs.Descriptor, compression str
 	case "zstd":
 		encs = zstdEncoders()
 	default:
-		return nil, nil
+		return nil, true, nil
 	}
+	// The compressed stream, after the gzip header for deflate candidates.
 	r, err := src.openBlob(w.ctx, d)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	head := make([]byte, matchWindow+64<<10)
-	n, err := io.ReadFull(r, head)
-	r.Close()
-	complete := err == io.ErrUnexpectedEOF || err == io.EOF
-	if err != nil && !complete {
-		return nil, err
-	}
-	head = head[:n]
-	bodyStart, bodyEnd := 0, len(head)
+	defer r.Close()
+	var start int64
 	if compression == "gzip" {
-		h, err := parseGzipHeader(head)
+		head := make([]byte, 4096)
+		n, _ := io.ReadFull(r, head)
+		h, err := parseGzipHeader(head[:n])
 		if err != nil {
-			return nil, nil
+			return nil, true, nil
 		}
-		bodyStart = h.length
-		if complete {
-			bodyEnd -= 8 // CRC32 and ISIZE
+		start = int64(h.length)
+		r.Close()
+		if r, err = src.openBlob(w.ctx, d); err != nil {
+			return nil, false, err
+		}
+		if _, err := io.CopyN(io.Discard, r, start); err != nil {
+			return nil, false, err
 		}
 	}
-	if bodyEnd < bodyStart {
-		return nil, nil
+	win := &blobWindow{r: r}
+	// The end of the compressed data: for gzip, 8 bytes (CRC32 and ISIZE)
+	// before the end of the blob.
+	end := d.Size - start
+	if compression == "gzip" {
+		end -= 8
 	}
 	type live struct {
 		enc encoder
-		m   *prefixMatch
+		out *candidateOut
 		w   io.WriteCloser
 	}
 	var cands []*live
 	for _, e := range encs {
-		want := head
-		if e.body {
-			want = head[bodyStart:bodyEnd]
-		}
-		if !complete && len(want) > matchWindow {
-			want = want[:matchWindow]
-		}
-		m := &prefixMatch{want: want, complete: complete}
-		cw, err := e.new(m)
+		out := &candidateOut{w: win}
+		cw, err := e.new(out)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		cands = append(cands, &live{e, m, cw})
+		cands = append(cands, &live{e, out, cw})
 	}
 	rr, err := src.openBlob(w.ctx, d)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer rr.Close()
 	tarStream, err := layer.Decompress(rr, d.Digest.String())
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer tarStream.Close()
-	buf := make([]byte, 1<<20)
-	active := func() int {
-		k := 0
+	buf := make([]byte, 256<<10)
+	var fed int64
+	alive := func() []*live {
+		var l []*live
 		for _, c := range cands {
-			if !c.m.failed && !c.m.decided {
-				k++
+			if !c.out.failed {
+				l = append(l, c)
 			}
 		}
-		return k
+		return l
 	}
-	for active() > 0 {
+	finished := false
+	for {
+		l := alive()
+		if len(l) == 0 {
+			return nil, true, nil
+		}
+		if len(l) == 1 && l[0].out.off >= decideAfter {
+			return []string{l[0].enc.name}, true, nil
+		}
+		if fed >= searchLimit {
+			break
+		}
 		k, rerr := io.ReadFull(tarStream, buf)
-		if k > 0 {
-			for _, c := range cands {
-				if !c.m.failed && !c.m.decided {
-					c.w.Write(buf[:k])
-				}
+		fed += int64(k)
+		for _, c := range l {
+			c.w.Write(buf[:k])
+			if c.out.err != nil {
+				return nil, false, c.out.err
 			}
 		}
+		minOff := end
+		for _, c := range alive() {
+			minOff = min(minOff, c.out.off)
+		}
+		win.trim(minOff)
 		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			finished = true
 			break
 		}
 		if rerr != nil {
-			return nil, fmt.Errorf("%s: layer %s: %w", src.Name, d.Digest, rerr)
+			return nil, false, fmt.Errorf("%s: layer %s: %w", src.Name, d.Digest, rerr)
 		}
 	}
-	var out []string
-	for _, c := range cands {
-		if !c.m.failed && !c.m.decided {
+	for _, c := range alive() {
+		if finished {
 			c.w.Close()
+			if c.out.err != nil {
+				return nil, false, c.out.err
+			}
+			if c.out.failed || c.out.off != end {
+				continue
+			}
 		}
-		if c.m.matched() {
-			out = append(out, c.enc.name)
-		}
+		names = append(names, c.enc.name)
 	}
-	return out, nil
+	return names, finished || len(names) <= 1, nil
 }
 
 // compression explains two layers with the same tar (diff_id) and
@@ -432,15 +486,15 @@ func (w *walker) compression(sc scope, la, lb specs.Descriptor, diffID digest.Di
 			emit(fa[i][0], fa[i][1], fb[i][1], "")
 		}
 	}
-	ea, err := w.detectEncoders(w.a, la, ca)
+	ea, sa, err := w.detectEncoders(w.a, la, ca)
 	if err != nil {
 		return err
 	}
-	eb, err := w.detectEncoders(w.b, lb, cb)
+	eb, sb, err := w.detectEncoders(w.b, lb, cb)
 	if err != nil {
 		return err
 	}
-	if na, nb := encoderText(ea), encoderText(eb); na != nb {
+	if na, nb := encoderText(ea, sa), encoderText(eb, sb); na != nb {
 		emit("encoder and level", na, nb, "")
 	}
 	if len(w.diffs) == before {
@@ -450,11 +504,15 @@ func (w *walker) compression(sc scope, la, lb specs.Descriptor, diffID digest.Di
 	return nil
 }
 
-func encoderText(names []string) string {
+func encoderText(names []string, sure bool) string {
 	if len(names) == 0 {
 		return "not reproduced by Go compress/gzip, klauspost/compress or rules_repro's zstd at any level (another encoder, such as GNU gzip, pigz or the zstd command)"
 	}
-	return strings.Join(names, "; or ")
+	s := strings.Join(names, "; or ")
+	if !sure {
+		s += fmt.Sprintf(" (indistinguishable in the first %d MiB)", searchLimit>>20)
+	}
+	return s
 }
 
 // compatNote reports different compatibility versions of two layers or

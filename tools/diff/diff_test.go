@@ -736,3 +736,7 @@ func writeJSONFile(t *testing.T, path string, v any) {
 		t.Fatal(err)
 	}
 }
+
+func mkReg(name string, mode int64) tar.Header {
+	return tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, ModTime: epoch0}
+}
