@@ -131,3 +131,143 @@ func TestDiffExitCodes(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckDigest(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	a := buildImage(t, bin, filepath.Join(dir, "a"), "#!/bin/sh\necho hello\n", "0")
+	buildImage(t, bin, filepath.Join(dir, "b"), "#!/bin/sh\necho hello, world\n", "0")
+	descA := filepath.Join(dir, "a", "image.descriptor.json")
+	descB := filepath.Join(dir, "b", "image.descriptor.json")
+	var da, db struct{ Digest string }
+	for p, v := range map[string]any{descA: &da, descB: &db} {
+		data, _ := os.ReadFile(p)
+		json.Unmarshal(data, v)
+	}
+	ws := filepath.Join(dir, "ws")
+	writeFile(t, filepath.Join(ws, "golden.txt"), "# goldens\n//app:image unstamped "+da.Digest+"\n", 0o644)
+	golden := filepath.Join(ws, "golden.txt")
+	// A golden descriptor, alone in its directory (no blobs next to it).
+	copyFile(descA, filepath.Join(ws, "image.golden.json"), 0o644)
+	// Blobs of B, as repro_digest_test passes them.
+	blobsB := []string{"--blob", filepath.Join(dir, "b", "image.config.json"), "--blob", filepath.Join(dir, "b", "image.manifest.json"),
+		"--layer", filepath.Join(dir, "b", "layer.json") + "=" + filepath.Join(dir, "b", "layer.tar.gz")}
+	update := "bazel run //app:image_golden_test -- --update"
+	common := []string{"check-digest", "--label", "//app:image", "--golden", golden, "--golden-key", "//app:image unstamped", "--update-command", update}
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"match", append(common, "--descriptor", descA), 0, []string{"PASS: //app:image is " + da.Digest}},
+		{"mismatch, golden not reachable", append(append(common, "--descriptor", descB), blobsB...), 1, []string{
+			"FAIL: //app:image is " + db.Digest + ", but the golden digest is " + da.Digest,
+			"The golden image is not reachable here",
+			"layer 0: sha256:",
+			"update the golden file with:\n\n    " + update + "\n",
+		}},
+		{"mismatch, golden layout", append(append(common, "--descriptor", descB, "--golden-layout", a), blobsB...), 1, []string{
+			"Why: repro diff against the golden layout",
+			"app/hello: content: sha256:",
+			"    " + update,
+		}},
+		{"mismatch, golden descriptor", append([]string{"check-digest", "--golden", filepath.Join(ws, "image.golden.json"), "--descriptor", descB}, blobsB...), 1, []string{
+			"Why: repro diff against the golden descriptor",
+			"cannot look closer",
+		}},
+		{"no such row", []string{"check-digest", "--golden", golden, "--golden-key", "//app:other", "--descriptor", descA}, 1, []string{`has no row "//app:other"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runBinary(t, bin, tc.args...)
+			for _, w := range tc.want {
+				if !strings.Contains(out+errOut, w) {
+					t.Errorf("no %q in:\n%s%s", w, out, errOut)
+				}
+			}
+			if code != tc.code || t.Failed() {
+				t.Errorf("exit %d (want %d):\n%s%s", code, tc.code, out, errOut)
+			}
+		})
+	}
+
+	t.Run("update", func(t *testing.T) {
+		cmd := exec.Command(bin, "check-digest", "--update", "--golden", golden, "--golden-key", "//app:image unstamped", "--golden-workspace-path", "golden.txt", "--descriptor", descB)
+		cmd.Env = append(os.Environ(), "BUILD_WORKSPACE_DIRECTORY="+ws)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		got, _ := os.ReadFile(golden)
+		if string(got) != "# goldens\n//app:image unstamped "+db.Digest+"\n" || !strings.Contains(string(out), da.Digest+" → "+db.Digest) {
+			t.Errorf("golden file:\n%s\noutput:\n%s", got, out)
+		}
+		// Without bazel run, --update refuses.
+		cmd = exec.Command(bin, "check-digest", "--update", "--golden", golden, "--golden-workspace-path", "golden.txt", "--descriptor", descA)
+		cmd.Env = append(os.Environ(), "BUILD_WORKSPACE_DIRECTORY=")
+		if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "run it with bazel run") {
+			t.Errorf("%v\n%s", err, out)
+		}
+	})
+}
+
+// TestCheckDigestRebuild: the layers are built again in another directory,
+// umask, time zone and locale; an input that differs there is explained.
+func TestCheckDigestRebuild(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	buildImage(t, bin, filepath.Join(dir, "a"), "#!/bin/sh\necho hello\n", "0")
+	// The runfiles root: the plan's paths are relative to it.
+	root := filepath.Join(dir, "runfiles")
+	os.MkdirAll(root, 0o755)
+	for _, f := range []string{"layer.spec.json", "layer.json", "layer.tar.gz", "src/hello", "src/README", "image.descriptor.json"} {
+		os.MkdirAll(filepath.Dir(filepath.Join(root, "ws", f)), 0o755)
+		copyFile(filepath.Join(dir, "a", f), filepath.Join(root, "ws", f), 0o644)
+	}
+	os.Chmod(filepath.Join(root, "ws", "src/hello"), 0o755)
+	writeFile(t, filepath.Join(root, "ws", "src/other"), "#!/bin/sh\necho other\n", 0o755)
+	writeFile(t, filepath.Join(root, "golden.txt"), "sha256:0000000000000000000000000000000000000000000000000000000000000000\n", 0o644)
+	plan := func(hello string) string {
+		p := filepath.Join(root, "plan-"+filepath.Base(hello)+".json")
+		writeJSON(t, p, map[string]any{
+			"layers": []any{map[string]any{
+				"label": "//app:layer", "descriptor": "ws/layer.json", "blob": "ws/layer.tar.gz", "spec": "ws/layer.spec.json",
+				"args": []string{"--compression", "gzip", "--created-by", "//app:layer", "--source-date-epoch", "0"},
+			}},
+			// The spec names the sources by absolute path here (the rules
+			// use execution-root paths); both are mapped.
+			"paths": map[string]string{
+				filepath.Join(dir, "a", "src/hello"):  hello,
+				filepath.Join(dir, "a", "src/README"): "ws/src/README",
+			},
+			"skipped": []string{"//app:base_layer (it has a base)"},
+		})
+		return p
+	}
+	for _, tc := range []struct {
+		name, hello string
+		code        int
+		want        []string
+	}{
+		{"same", "ws/src/hello", 1, []string{"PASS: //app:layer rebuilt in ", "umask ", "TZ=", "the same layer sha256:", "not rebuilt: //app:base_layer (it has a base)"}},
+		{"different input", "ws/src/other", 1, []string{"FAIL: //app:layer rebuilt in ", "Why: repro diff", "app/hello: content: sha256:"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(bin, "check-digest", "--descriptor", "ws/image.descriptor.json", "--golden", "golden.txt", "--rebuild", plan(tc.hello))
+			cmd.Dir = root
+			var out strings.Builder
+			cmd.Stdout, cmd.Stderr = &out, &out
+			cmd.Run()
+			for _, w := range tc.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("no %q in:\n%s", w, out.String())
+				}
+			}
+			// The golden digest is wrong in both cases: exit 1.
+			if code := cmd.ProcessState.ExitCode(); code != tc.code {
+				t.Errorf("exit %d, want %d:\n%s", code, tc.code, out.String())
+			}
+		})
+	}
+}
