@@ -56,15 +56,21 @@ def add_epoch_args(ctx, args, inputs):
     The key is read from ctx.info_file (stable-status.txt): a STABLE_ key
     changes only when its value changes, so stamped builds stay cacheable.
     ctx.version_file holds the volatile keys such as BUILD_TIMESTAMP.
+
+    Returns:
+      The arguments added, as strings (for actions run again elsewhere).
     """
     stamp = ctx.attr.stamp == 1 or (ctx.attr.stamp == -1 and ctx.attr._stamp_flag[SettingInfo].value)
     if stamp:
+        key = ctx.attr._source_date_epoch_key_flag[SettingInfo].value
         args.add("--stamp-file", ctx.info_file)
-        args.add("--stamp-key", ctx.attr._source_date_epoch_key_flag[SettingInfo].value)
+        args.add("--stamp-key", key)
         inputs.append(ctx.info_file)
-    else:
-        # Unstamped builds use a fixed epoch so they stay cacheable.
-        args.add("--source-date-epoch", "0")
+        return ["--stamp-file", ctx.info_file.path, "--stamp-key", key]
+
+    # Unstamped builds use a fixed epoch so they stay cacheable.
+    args.add("--source-date-epoch", "0")
+    return ["--source-date-epoch", "0"]
 
 def stable_label(label):
     """A label as text that is the same under WORKSPACE and bzlmod, in any repository name.
