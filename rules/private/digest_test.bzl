@@ -58,7 +58,7 @@ def _digest_test_impl(ctx):
     files = image_files(ctx, target, more)
     paths = files.paths
 
-    args = ["--label", stable_label(target.label), "--golden", paths[golden]]
+    args = ["--label", stable_label(target.label), "--golden", paths[golden], "--golden-name", golden.short_path]
     if ctx.attr.golden_key:
         args += ["--golden-key", ctx.attr.golden_key]
     if golden.is_source and not golden.owner.workspace_name:

@@ -102,30 +102,36 @@ func parseGolden(path, key string, data []byte) (*Golden, error) {
 // descriptor file descPath) into the golden file at path: the digest field
 // of the row is replaced in place and the rest of the file is kept. A
 // missing file or row is created. Symbolic links are followed, so a golden
-// file linked from elsewhere is updated where it lives.
-func UpdateGolden(path, key string, d digest.Digest, descPath string) (old digest.Digest, err error) {
+// file linked from elsewhere is updated where it lives; written is that
+// path.
+func UpdateGolden(path, key string, d digest.Digest, descPath string) (old digest.Digest, written string, err error) {
+	written, err = updateGolden(path, key, d, descPath, &old)
+	return old, written, err
+}
+
+func updateGolden(path, key string, d digest.Digest, descPath string, old *digest.Digest) (string, error) {
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		path = real
 	}
 	data, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
-		return "", err
+		return path, err
 	}
 	key = strings.Join(strings.Fields(key), " ")
 	var out []byte
 	switch {
 	case isJSON(data) || (len(data) == 0 && descPath != "" && strings.HasSuffix(path, ".json")):
 		if g, err := parseGolden(path, "", data); err == nil {
-			old = g.Digest
+			*old = g.Digest
 		}
 		if out, err = os.ReadFile(descPath); err != nil {
-			return "", err
+			return path, err
 		}
 	default:
 		g, perr := parseGolden(path, key, data)
 		switch {
 		case perr == nil:
-			old = g.Digest
+			*old = g.Digest
 			lines := strings.Split(string(data), "\n")
 			line := lines[g.Line-1]
 			i := strings.LastIndex(line, g.Digest.String())
@@ -141,16 +147,16 @@ func UpdateGolden(path, key string, d digest.Digest, descPath string) (old diges
 			}
 			out = append(data, []byte(row+"\n")...)
 		default:
-			return "", perr
+			return path, perr
 		}
 	}
 	f, err := atomicfile.Create(path)
 	if err != nil {
-		return "", err
+		return path, err
 	}
 	defer f.Abort()
 	if _, err := f.Write(out); err != nil {
-		return "", err
+		return path, err
 	}
-	return old, f.Commit()
+	return path, f.Commit()
 }

@@ -95,9 +95,12 @@ func TestUpdateGolden(t *testing.T) {
 				os.Symlink(name, link)
 				path = link
 			}
-			old, err := UpdateGolden(path, tc.key, d3, desc)
+			old, written, err := UpdateGolden(path, tc.key, d3, desc)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if want, _ := filepath.EvalSymlinks(real); written != want {
+				t.Errorf("wrote %s, want %s", written, want)
 			}
 			got, _ := os.ReadFile(real)
 			if string(got) != tc.want || old != tc.old {

@@ -22,7 +22,7 @@ func init() {
 
 // checkDigestFlags are the flags of check-digest.
 type checkDigestFlags struct {
-	descriptor, label                  string
+	descriptor, label, goldenName      string
 	golden, goldenKey, goldenWorkspace string
 	goldenLayout, goldenRepository     string
 	updateCommand, rebuild             string
@@ -37,6 +37,7 @@ func cmdCheckDigest(args []string, stdout io.Writer) error {
 	fs.StringVar(&f.descriptor, "descriptor", "", "descriptor of the image or index to check (from 'repro image' or 'repro index') (required)")
 	fs.StringVar(&f.label, "label", "", "what to call the image in messages, for example //app:image")
 	fs.StringVar(&f.golden, "golden", "", "the golden file: one digest, a table of KEY... DIGEST rows, or a descriptor (required)")
+	fs.StringVar(&f.goldenName, "golden-name", "", "what to call the golden file in messages (default: its path)")
 	fs.StringVar(&f.goldenKey, "golden-key", "", "the row of a golden table, for example \"//app:image unstamped\"")
 	fs.StringVar(&f.goldenWorkspace, "golden-workspace-path", "", "the golden file's path in the workspace, for --update")
 	fs.StringVar(&f.goldenLayout, "golden-layout", "", "an OCI layout of the golden image, to explain a mismatch")
@@ -74,6 +75,9 @@ func cmdCheckDigest(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if f.goldenName != "" {
+		g.Path = f.goldenName
+	}
 	if g.Digest == d.Digest {
 		fmt.Fprintf(stdout, "PASS: %s is %s, as the golden file says (%s)\n", f.label, d.Digest, g.Where())
 	} else {
@@ -92,11 +96,11 @@ func updateGolden(f *checkDigestFlags, d *oci.ImageDescriptor, stdout io.Writer)
 		return fmt.Errorf("--update writes into the workspace: run it with bazel run (BUILD_WORKSPACE_DIRECTORY is not set), and on a golden file of this workspace; otherwise put %s into %s by hand", d.Digest, f.golden)
 	}
 	path := filepath.Join(ws, f.goldenWorkspace)
-	old, err := diff.UpdateGolden(path, f.goldenKey, d.Digest, f.descriptor)
+	old, written, err := diff.UpdateGolden(path, f.goldenKey, d.Digest, f.descriptor)
 	if err != nil {
 		return err
 	}
-	what := path
+	what := written
 	if f.goldenKey != "" {
 		what += fmt.Sprintf(" (row %q)", f.goldenKey)
 	}
@@ -122,7 +126,7 @@ func explainMismatch(f *checkDigestFlags, d *oci.ImageDescriptor, g *diff.Golden
 	case f.goldenRepository != "":
 		golden, how = "docker://"+f.goldenRepository+"@"+g.Digest.String(), "the golden image in the registry"
 	case g.Descriptor != nil:
-		golden, how = g.Path, "the golden descriptor (digests only: layer contents cannot be compared)"
+		golden, how = f.golden, "the golden descriptor (digests only: layer contents cannot be compared)"
 	}
 	explained := false
 	if golden != "" {
