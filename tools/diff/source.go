@@ -155,6 +155,9 @@ func open(ctx context.Context, arg string, o OpenOptions) (*Source, error) {
 		if forced != "" || !os.IsNotExist(err) {
 			return nil, fmt.Errorf("%s: %w", arg, err)
 		}
+		if !looksLikeReference(path) {
+			return nil, fmt.Errorf("%s: no such file or directory (for an image in a registry, write docker://%s)", arg, path)
+		}
 		if _, perr := name.ParseReference(path); perr != nil {
 			return nil, fmt.Errorf("%s: no such file or directory, and not an image reference (%v)", arg, perr)
 		}
@@ -187,6 +190,21 @@ func open(ctx context.Context, arg string, o OpenOptions) (*Source, error) {
 		return openLayerBlob(arg, path)
 	}
 	return nil, fmt.Errorf("%s: not an OCI layout, an archive, a layer (tar, gzip, zstd) or a JSON descriptor", arg)
+}
+
+// looksLikeReference tells a registry reference from a mistyped path: it
+// has a tag, a digest or a registry host, and its first component is not
+// a directory here (bazel-bin/app/imag is a typo, not an image on Docker
+// Hub).
+func looksLikeReference(s string) bool {
+	if strings.HasPrefix(s, "/") || strings.HasPrefix(s, ".") || !strings.ContainsAny(s, ":@/") {
+		return false
+	}
+	first, _, _ := strings.Cut(s, "/")
+	if st, err := os.Stat(first); err == nil && st.IsDir() && first != s {
+		return false
+	}
+	return true
 }
 
 func readHead(path string, n int) ([]byte, error) {

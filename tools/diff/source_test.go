@@ -222,6 +222,7 @@ func TestOpenErrors(t *testing.T) {
 		{"other JSON", filepath.Join(dir, "other.json"), "neither a descriptor"},
 		{"directory", dir, "not an OCI layout"},
 		{"registry without client", "example.com/app:1", "registry references are not supported"},
+		{"bare name", "nope", "no such file or directory (for an image in a registry, write docker://nope)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Open(ctx, tc.arg, OpenOptions{})
@@ -230,6 +231,13 @@ func TestOpenErrors(t *testing.T) {
 			}
 		})
 	}
+	t.Run("mistyped path", func(t *testing.T) {
+		t.Chdir(dir)
+		_, err := Open(ctx, "ref/index.jsn", OpenOptions{})
+		if err == nil || !strings.Contains(err.Error(), "no such file or directory (for an image in a registry, write docker://ref/index.jsn)") {
+			t.Errorf("got %v", err)
+		}
+	})
 	t.Run("corrupt blob", func(t *testing.T) {
 		sa, _ := Open(ctx, bad, OpenOptions{})
 		sb, _ := Open(ctx, otherDir, OpenOptions{})
