@@ -434,7 +434,7 @@ func (w *walker) compression(sc scope, la, lb specs.Descriptor, diffID digest.Di
 		r, err := x.s.openBlob(w.ctx, x.d)
 		if errors.Is(err, errNotFound) {
 			w.at(sc, LevelCompression, Unavailable, "layer", str(la.Digest.String()), str(lb.Digest.String()),
-				fmt.Sprintf("the same tar (diff_id %s) compressed differently; the blob %s is not available in %s to tell how (give --blobs-from LAYOUT)", shortDigest(diffID), x.d.Digest, x.s.Name))
+				fmt.Sprintf("the same tar (diff_id %s) compressed differently; to tell how, add the blob, which is not in %s, with --blobs-from LAYOUT, --blob or --layer", shortDigest(diffID), x.s.Name))
 			return nil
 		}
 		if err != nil {

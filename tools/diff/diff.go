@@ -206,8 +206,6 @@ func kindLevel(mt string) string {
 	return LevelLayer
 }
 
-func isLayer(mt string) bool { return !oci.IsIndex(mt) && !oci.IsManifest(mt) }
-
 func (w *walker) root(a, b specs.Descriptor) error {
 	la, lb := kindLevel(a.MediaType), kindLevel(b.MediaType)
 	switch {
@@ -251,8 +249,10 @@ func (w *walker) jsonOf(s *Source, d specs.Descriptor) (data []byte, partial boo
 	return data, false, nil
 }
 
-func (w *walker) unavailable(sc scope, level string, side *Source, d specs.Descriptor, what string) {
-	w.at(sc, level, Unavailable, what, nil, nil, fmt.Sprintf("%s %s is not available in %s, so it cannot be compared (give its blobs with --blobs-from LAYOUT, --blob or --layer, or compare layouts or archives)", what, d.Digest, side.Name))
+// unavailable reports two blobs that differ when one of them (d, on side)
+// cannot be read.
+func (w *walker) unavailable(sc scope, level string, side *Source, d specs.Descriptor, what string, a, b specs.Descriptor) {
+	w.at(sc, level, Unavailable, what, str(a.Digest.String()), str(b.Digest.String()), fmt.Sprintf("its blob is not in %s; add --blobs-from LAYOUT, --blob or --layer", side.Name))
 }
 
 // --- index ---
@@ -305,7 +305,7 @@ func (w *walker) index(sc scope, da, db specs.Descriptor) error {
 		if ja != nil {
 			side, d = w.b, db
 		}
-		w.unavailable(sc, LevelIndex, side, d, "index")
+		w.unavailable(sc, LevelIndex, side, d, "index", da, db)
 		return nil
 	}
 	var ia, ib specs.Index
@@ -421,7 +421,7 @@ func (w *walker) indexVsImage(idx, img specs.Descriptor, swapped bool) error {
 		return err
 	}
 	if ij == nil {
-		w.unavailable(scope{}, LevelIndex, is, idx, "index")
+		w.unavailable(scope{}, LevelIndex, is, idx, "index", idx, img)
 		return nil
 	}
 	var index specs.Index
@@ -534,7 +534,7 @@ func (w *walker) manifest(sc scope, da, db specs.Descriptor) error {
 		if ja != nil {
 			side, d = w.b, db
 		}
-		w.unavailable(sc, LevelManifest, side, d, "manifest")
+		w.unavailable(sc, LevelManifest, side, d, "manifest", da, db)
 		return nil
 	}
 	var ma, mb specs.Manifest
@@ -641,9 +641,9 @@ func (w *walker) configs(sc scope, da, db specs.Descriptor) (*config, *config, e
 	}
 	if da.Digest != db.Digest {
 		if ca == nil {
-			w.unavailable(sc, LevelConfig, w.a, da, "config")
+			w.unavailable(sc, LevelConfig, w.a, da, "config", da, db)
 		} else if cb == nil {
-			w.unavailable(sc, LevelConfig, w.b, db, "config")
+			w.unavailable(sc, LevelConfig, w.b, db, "config", da, db)
 		}
 	}
 	return ca, cb, nil

@@ -266,7 +266,7 @@ func (w *walker) layer(sc scope, la, lb specs.Descriptor, ida, idb digest.Digest
 		if !errors.Is(x.err, errNotFound) {
 			return x.err
 		}
-		note := fmt.Sprintf("the layer blob %s is not available in %s, so its entries cannot be compared (give its blobs with --blobs-from LAYOUT, --blob or --layer, or compare layouts or archives)", x.d.Digest, x.side.Name)
+		note := fmt.Sprintf("its blob is not in %s; add --blobs-from LAYOUT, --blob or --layer", x.side.Name)
 		if ida != "" && idb != "" {
 			note = fmt.Sprintf("its tar differs (diff_id %s → %s), not only its compression; ", shortDigest(ida), shortDigest(idb)) + note
 		}

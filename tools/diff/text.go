@@ -116,6 +116,9 @@ func line(d Difference) string {
 	case Truncated:
 		return "… " + d.Note
 	case Unavailable:
+		if d.A != nil || d.B != nil {
+			return fmt.Sprintf("%s: %s → %s (cannot look closer: %s)", d.Field, show(d.A), show(d.B), d.Note)
+		}
 		return "cannot look closer: " + d.Note
 	default:
 		s = fmt.Sprintf("%s: %s → %s", d.Field, show(d.A), show(d.B))
