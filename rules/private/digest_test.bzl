@@ -61,7 +61,11 @@ def _digest_test_impl(ctx):
     args = ["--label", stable_label(target.label), "--golden", paths[golden], "--golden-name", golden.short_path]
     if ctx.attr.golden_key:
         args += ["--golden-key", ctx.attr.golden_key]
-    if golden.is_source and not golden.owner.workspace_name:
+
+    # Only a source file of this workspace can be updated in place; files
+    # of other repositories have short paths starting with "../" (in every
+    # Bazel version, unlike Label.workspace_name).
+    if golden.is_source and not golden.short_path.startswith("../"):
         run_flags = " --stamp" if ctx.attr._stamp_flag[SettingInfo].value else ""
         args += [
             "--golden-workspace-path",
