@@ -115,6 +115,9 @@ def add_epoch_args(ctx, args, inputs):
     stable-status.txt, through stamp_values): a STABLE_ key changes only when
     its value changes, so stamped builds stay cacheable. ctx.version_file
     holds the volatile keys such as BUILD_TIMESTAMP.
+
+    Returns:
+      The arguments added, as strings (for actions run again elsewhere).
     """
     if is_stamped(ctx):
         key = ctx.attr._source_date_epoch_key_flag[SettingInfo].value
@@ -122,9 +125,11 @@ def add_epoch_args(ctx, args, inputs):
         args.add("--stamp-file", values)
         args.add("--stamp-key", key)
         inputs.append(values)
-    else:
-        # Unstamped builds use a fixed epoch so they stay cacheable.
-        args.add("--source-date-epoch", "0")
+        return ["--stamp-file", values.path, "--stamp-key", key]
+
+    # Unstamped builds use a fixed epoch so they stay cacheable.
+    args.add("--source-date-epoch", "0")
+    return ["--source-date-epoch", "0"]
 
 def stable_label(label):
     """A label as text that is the same under WORKSPACE and bzlmod, in any repository name.

@@ -34,6 +34,20 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
+// exitError ends a command with an exit status of its own (repro diff: 1
+// for "different", 2 for errors), printing err when it is set.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
 func main() {
 	removeTemporariesOnSignal()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -77,6 +91,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err := c.run(args[1:], stdout)
 		if err == nil || err == errHelp {
 			return 0
+		}
+		var ee exitError
+		if errors.As(err, &ee) {
+			if ee.err != nil {
+				fmt.Fprintf(stderr, "repro %s: %v\n", c.name, ee.err)
+			}
+			return ee.code
 		}
 		fmt.Fprintf(stderr, "repro %s: %v\n", c.name, err)
 		var ue usageError
