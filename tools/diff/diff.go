@@ -308,13 +308,15 @@ func (w *walker) index(sc scope, da, db specs.Descriptor) error {
 		w.unavailable(sc, LevelIndex, side, d, "index", da, db)
 		return nil
 	}
-	var ia, ib specs.Index
-	if err := json.Unmarshal(ja, &ia); err != nil {
+	pia, err := oci.ParseIndex(ja)
+	if err != nil {
 		return fmt.Errorf("%s: index %s: %w", w.a.Name, da.Digest, err)
 	}
-	if err := json.Unmarshal(jb, &ib); err != nil {
+	pib, err := oci.ParseIndex(jb)
+	if err != nil {
 		return fmt.Errorf("%s: index %s: %w", w.b.Name, db.Digest, err)
 	}
+	ia, ib := *pia, *pib
 	before := len(w.diffs)
 	if !partial {
 		w.field(sc, LevelIndex, "mediaType", ia.MediaType, ib.MediaType)
@@ -424,8 +426,8 @@ func (w *walker) indexVsImage(idx, img specs.Descriptor, swapped bool) error {
 		w.unavailable(scope{}, LevelIndex, is, idx, "index", idx, img)
 		return nil
 	}
-	var index specs.Index
-	if err := json.Unmarshal(ij, &index); err != nil {
+	index, err := oci.ParseIndex(ij)
+	if err != nil {
 		return fmt.Errorf("%s: index: %w", is.Name, err)
 	}
 	plat := img.Platform
@@ -471,8 +473,8 @@ func (w *walker) platformOf(s *Source, d specs.Descriptor) (*specs.Platform, err
 	if err != nil || j == nil {
 		return nil, fmt.Errorf("no manifest")
 	}
-	var m specs.Manifest
-	if err := json.Unmarshal(j, &m); err != nil {
+	m, err := oci.ParseManifest(j)
+	if err != nil {
 		return nil, err
 	}
 	data, err := s.bytesOf(w.ctx, m.Config)
@@ -499,8 +501,8 @@ func (w *walker) layerVsImage(l, img specs.Descriptor, swapped bool) error {
 	if j == nil || !oci.IsManifest(img.MediaType) {
 		return fmt.Errorf("compare a layer with a layer or an image, not with %s", img.MediaType)
 	}
-	var m specs.Manifest
-	if err := json.Unmarshal(j, &m); err != nil {
+	m, err := oci.ParseManifest(j)
+	if err != nil {
 		return err
 	}
 	if len(m.Layers) == 0 {
@@ -537,13 +539,15 @@ func (w *walker) manifest(sc scope, da, db specs.Descriptor) error {
 		w.unavailable(sc, LevelManifest, side, d, "manifest", da, db)
 		return nil
 	}
-	var ma, mb specs.Manifest
-	if err := json.Unmarshal(ja, &ma); err != nil {
+	pma, err := oci.ParseManifest(ja)
+	if err != nil {
 		return fmt.Errorf("%s: manifest %s: %w", w.a.Name, da.Digest, err)
 	}
-	if err := json.Unmarshal(jb, &mb); err != nil {
+	pmb, err := oci.ParseManifest(jb)
+	if err != nil {
 		return fmt.Errorf("%s: manifest %s: %w", w.b.Name, db.Digest, err)
 	}
+	ma, mb := *pma, *pmb
 	before := len(w.diffs)
 	synthetic := w.a.synthetic[da.Digest] || w.b.synthetic[db.Digest]
 	partial := synthetic || pa || pb

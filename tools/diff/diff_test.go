@@ -266,7 +266,7 @@ func writeLayout(t *testing.T, dir string, imgs ...testImage) specs.Descriptor {
 		root = specs.Descriptor{MediaType: oci.MediaTypeImageIndex, Digest: bs.add(idx), Size: int64(len(idx))}
 	}
 	for d, data := range bs {
-		p := oci.BlobPath(dir, d)
+		p := blobPath(t, dir, d)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}

@@ -419,10 +419,11 @@ func openJSON(arg, path string) (*Source, error) {
 type layoutStore string
 
 func (l layoutStore) open(_ context.Context, d specs.Descriptor) (io.ReadCloser, error) {
-	if d.Digest.Validate() != nil {
-		return nil, fmt.Errorf("invalid digest %q", d.Digest)
+	p, err := oci.BlobPath(string(l), d.Digest)
+	if err != nil {
+		return nil, err
 	}
-	f, err := os.Open(oci.BlobPath(string(l), d.Digest))
+	f, err := os.Open(p)
 	if os.IsNotExist(err) {
 		return nil, errNotFound
 	}

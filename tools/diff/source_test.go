@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	digest "github.com/opencontainers/go-digest"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -113,20 +114,20 @@ func TestInputKinds(t *testing.T) {
 
 	// Layer blobs and descriptor files, laid out as Bazel does.
 	var man specs.Manifest
-	mdata, _ := os.ReadFile(oci.BlobPath(ref, root.Digest))
+	mdata, _ := os.ReadFile(blobPath(t, ref, root.Digest))
 	if err := jsonUnmarshal(mdata, &man); err != nil {
 		t.Fatal(err)
 	}
 	layerDigest := man.Layers[0].Digest
 	bazel := filepath.Join(dir, "bazel-bin")
 	os.MkdirAll(bazel, 0o755)
-	copyTo(t, oci.BlobPath(ref, layerDigest), filepath.Join(bazel, "app_layer.tar.gz"))
+	copyTo(t, blobPath(t, ref, layerDigest), filepath.Join(bazel, "app_layer.tar.gz"))
 	var cfg specs.Image
-	cdata, _ := os.ReadFile(oci.BlobPath(ref, man.Config.Digest))
+	cdata, _ := os.ReadFile(blobPath(t, ref, man.Config.Digest))
 	jsonUnmarshal(cdata, &cfg)
 	writeJSONFile(t, filepath.Join(bazel, "app_layer.json"), oci.LayerDescriptor{MediaType: man.Layers[0].MediaType, Digest: layerDigest, Size: man.Layers[0].Size, DiffID: cfg.RootFS.DiffIDs[0], CompatibilityVersion: 1})
-	copyTo(t, oci.BlobPath(ref, root.Digest), filepath.Join(bazel, "image.manifest.json"))
-	copyTo(t, oci.BlobPath(ref, man.Config.Digest), filepath.Join(bazel, "image.config.json"))
+	copyTo(t, blobPath(t, ref, root.Digest), filepath.Join(bazel, "image.manifest.json"))
+	copyTo(t, blobPath(t, ref, man.Config.Digest), filepath.Join(bazel, "image.config.json"))
 	desc := oci.ImageDescriptor{MediaType: root.MediaType, Digest: root.Digest, Size: root.Size, Platform: root.Platform, Config: &man.Config, Layers: man.Layers, CompatibilityVersion: 1}
 	writeJSONFile(t, filepath.Join(bazel, "image.descriptor.json"), desc)
 	// A descriptor alone: no blobs next to it.
@@ -205,9 +206,9 @@ func TestOpenErrors(t *testing.T) {
 	writeLayout(t, bad, baseImage())
 	// Corrupt the layer blob.
 	var man specs.Manifest
-	mdata, _ := os.ReadFile(oci.BlobPath(bad, root.Digest))
+	mdata, _ := os.ReadFile(blobPath(t, bad, root.Digest))
 	jsonUnmarshal(mdata, &man)
-	os.WriteFile(oci.BlobPath(bad, man.Layers[0].Digest), []byte("not the layer"), 0o644)
+	os.WriteFile(blobPath(t, bad, man.Layers[0].Digest), []byte("not the layer"), 0o644)
 	other := baseImage().clone()
 	setBody(&other, "app/hello", "x")
 	otherDir := filepath.Join(dir, "other")
@@ -246,4 +247,14 @@ func TestOpenErrors(t *testing.T) {
 			t.Errorf("got %v", err)
 		}
 	})
+}
+
+// blobPath is oci.BlobPath for digests the test made itself.
+func blobPath(t testing.TB, layout string, d digest.Digest) string {
+	t.Helper()
+	p, err := oci.BlobPath(layout, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
