@@ -243,7 +243,9 @@ func (b *watchedBody) Read(p []byte) (int, error) {
 		b.close()
 		return n, b.err
 	}
-	if err != nil && err != io.EOF && fired {
+	if err != nil && fired {
+		// Once the request is cancelled, the transport may end the body
+		// with io.EOF: that is not the end of the answer.
 		b.err = &stallError{timeout: b.w.timeout, what: "reading the answer to " + b.req.Method + " " + shortURL(b.req.URL), host: b.req.URL.Host}
 		return n, b.err
 	}
