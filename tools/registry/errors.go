@@ -137,11 +137,11 @@ func (c *Client) explain(subject, host string, err error, a *attempts) error {
 	}
 	var stalled *stallError
 	if errors.As(err, &stalled) {
-		return c.fail(ErrUnavailable, subject, "%s %v%s", who(host, stalled.host), stalled, tries)
+		return c.fail(ErrUnavailable, subject, "%s %v%s", who(host, stalled.host, stalled.redirected), stalled, tries)
 	}
 	var large *bodyTooLargeError
 	if errors.As(err, &large) {
-		return c.fail(nil, subject, "%s: %v", who(host, large.host), large)
+		return c.fail(nil, subject, "%s: %v", who(host, large.host, large.redirected), large)
 	}
 	var redirects *redirectError
 	if errors.As(err, &redirects) {
@@ -159,11 +159,13 @@ func (c *Client) explain(subject, host string, err error, a *attempts) error {
 	var te *transport.Error
 	if errors.As(err, &te) {
 		detail := registryDetail(te)
-		answered := host
-		if te.Request != nil && te.Request.URL != nil {
-			answered = te.Request.URL.Host
+		// The host that answered: the registry, its token service (a
+		// realm on another host), or a host it redirected the request to.
+		answered, redirected := host, false
+		if te.Request != nil && te.Request.URL != nil && te.Request.URL.Host != host {
+			answered, redirected = te.Request.URL.Host, te.Request.Response != nil
 		}
-		if answered != host && (te.StatusCode == 401 || te.StatusCode == 403) {
+		if redirected && (te.StatusCode == 401 || te.StatusCode == 403) {
 			// Blob storage behind a redirect (a CDN, a signed URL): our
 			// credentials are not sent there, so they are not the cause.
 			return c.fail(ErrAuth, subject, "%s answered HTTP %d for %s: it is a redirect target (registry %s sent the request there), and no credentials are sent to a redirect target, so the Docker config is not the cause; the redirect may have expired or the storage refuses it%s",
@@ -177,12 +179,12 @@ func (c *Client) explain(subject, host string, err error, a *attempts) error {
 		case 404:
 			return c.fail(ErrNotFound, subject, "not found%s", detail)
 		case 429:
-			return c.fail(ErrUnavailable, subject, "%s is rate limiting requests%s%s", who(host, answered), tries, detail)
+			return c.fail(ErrUnavailable, subject, "%s is rate limiting requests%s%s", who(host, answered, redirected), tries, detail)
 		}
 		if te.StatusCode >= 500 {
-			return c.fail(ErrUnavailable, subject, "%s failed with HTTP %d%s%s", who(host, answered), te.StatusCode, tries, detail)
+			return c.fail(ErrUnavailable, subject, "%s failed with HTTP %d%s%s", who(host, answered, redirected), te.StatusCode, tries, detail)
 		}
-		return c.fail(nil, subject, "%s answered HTTP %d%s", who(host, answered), te.StatusCode, detail)
+		return c.fail(nil, subject, "%s answered HTTP %d%s", who(host, answered, redirected), te.StatusCode, detail)
 	}
 	if tlsError(err) {
 		return c.fail(ErrTLS, subject, "cannot verify the TLS certificate of %s: %v; if the registry uses a private CA, pass --ca-file CA.pem or set SSL_CERT_FILE", host, err)
@@ -201,13 +203,16 @@ func (c *Client) explain(subject, host string, err error, a *attempts) error {
 	return c.fail(nil, subject, "%v", err)
 }
 
-// who names the host that answered: the registry, or a host it redirected
-// the request to.
-func who(registry, answered string) string {
-	if answered == "" || answered == registry {
+// who names the host that answered: the registry, a host it redirected
+// the request to, or its token service.
+func who(registry, answered string, redirected bool) string {
+	switch {
+	case answered == "" || answered == registry:
 		return "registry " + registry
+	case redirected:
+		return answered + " (a redirect target of registry " + registry + ")"
 	}
-	return answered + " (a redirect target of registry " + registry + ")"
+	return answered + " (the token service of registry " + registry + ")"
 }
 
 // describeRedirects says where a request that was redirected too often

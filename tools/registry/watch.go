@@ -30,9 +30,10 @@ var errStalled = errors.New("transfer stalled")
 // It is a net.Error whose Timeout is true, so that it is retried like a
 // dropped connection.
 type stallError struct {
-	timeout time.Duration
-	what    string // "waiting for the answer to GET https://host/v2/…"
-	host    string // the host that stalled
+	timeout    time.Duration
+	what       string // "waiting for the answer to GET https://host/v2/…"
+	host       string // the host that stalled
+	redirected bool   // the request followed a redirect to it
 }
 
 func (e *stallError) Error() string {
@@ -45,9 +46,10 @@ func (e *stallError) Temporary() bool      { return true }
 // bodyTooLargeError is a response body longer than MaxSmallBody where a
 // small one belongs.
 type bodyTooLargeError struct {
-	status int
-	what   string // "GET https://host/v2/"
-	host   string
+	status     int
+	what       string // "GET https://host/v2/"
+	host       string
+	redirected bool
 }
 
 func (e *bodyTooLargeError) Error() string {
@@ -89,14 +91,14 @@ func (t *watchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	w.arm()
 	resp, err := t.next.RoundTrip(out)
 	if err != nil {
-		fired := w.stop()
+		fired := w.disarm()
 		cancel(context.Canceled)
 		if fired {
 			what := "waiting for the answer to "
 			if sent != nil && !sent.done() {
 				what = "sending the body of "
 			}
-			return nil, &stallError{timeout: t.timeout, what: what + req.Method + " " + shortURL(req.URL), host: req.URL.Host}
+			return nil, &stallError{timeout: t.timeout, what: what + req.Method + " " + shortURL(req.URL), host: req.URL.Host, redirected: req.Response != nil}
 		}
 		return nil, err
 	}
@@ -170,14 +172,6 @@ func (w *watchdog) disarm() bool {
 	return w.fired
 }
 
-func (w *watchdog) stop() bool { return w.disarm() }
-
-func (w *watchdog) hasFired() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.fired
-}
-
 // sentBody is a request body whose reads (by the transport, as the network
 // takes the bytes) are progress.
 type sentBody struct {
@@ -239,21 +233,21 @@ func (b *watchedBody) Read(p []byte) (int, error) {
 	b.n += int64(n)
 	if b.limit >= 0 && b.n > b.limit {
 		n -= int(b.n - b.limit)
-		b.err = &bodyTooLargeError{status: b.status, what: b.req.Method + " " + shortURL(b.req.URL), host: b.req.URL.Host}
+		b.err = &bodyTooLargeError{status: b.status, what: b.req.Method + " " + shortURL(b.req.URL), host: b.req.URL.Host, redirected: b.req.Response != nil}
 		b.close()
 		return n, b.err
 	}
 	if err != nil && fired {
 		// Once the request is cancelled, the transport may end the body
 		// with io.EOF: that is not the end of the answer.
-		b.err = &stallError{timeout: b.w.timeout, what: "reading the answer to " + b.req.Method + " " + shortURL(b.req.URL), host: b.req.URL.Host}
+		b.err = &stallError{timeout: b.w.timeout, what: "reading the answer to " + b.req.Method + " " + shortURL(b.req.URL), host: b.req.URL.Host, redirected: b.req.Response != nil}
 		return n, b.err
 	}
 	return n, err
 }
 
 func (b *watchedBody) close() error {
-	b.w.stop()
+	b.w.disarm()
 	err := b.rc.Close()
 	b.cancel(context.Canceled)
 	return err

@@ -328,6 +328,24 @@ func TestHardenStallTimeout(t *testing.T) {
 		}
 	})
 
+	t.Run("ping answers nothing", func(t *testing.T) {
+		t.Parallel()
+		mute := startHostile(t)
+		mute.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+			select { // no status line, no headers
+			case <-r.Context().Done():
+			case <-mute.done:
+			}
+			return true
+		})
+		r := runBinary(t, limit, env, "pull", "manifest", "--image", mute.host+"/x@sha256:"+strings.Repeat("0", 64), "--platform", "linux/amd64", "--out", t.TempDir(), "--ca-file", mute.ca)
+		t.Logf("pull manifest, mute registry:\n%s", r)
+		mustFail(t, "pull manifest", r, "stalled: no progress for 2s while waiting for the answer to GET https://"+mute.host+"/v2/", "after 5 attempts")
+		if n := mute.count("GET", "/v2/"); n != 5 {
+			t.Errorf("%d pings, want 5", n)
+		}
+	})
+
 	t.Run("load", func(t *testing.T) {
 		t.Parallel()
 		work := t.TempDir()
