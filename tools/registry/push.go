@@ -384,9 +384,8 @@ type UploadResult struct {
 // checked before its upload starts, and hashed again while it streams, so
 // that bytes that changed in between fail the PATCH and the upload is
 // never completed (the same check guards a stream from another registry).
-// Any
-// failure of an attempt (connection cut, 5xx, 429, stall, a session lost)
-// is retried from a fresh upload session after a backoff (or the
+// Any failure of an attempt (connection cut, 5xx, 429, stall, a session
+// lost) is retried from a fresh upload session after a backoff (or the
 // Retry-After the registry asked for), up to Options.Retry.Attempts; bytes
 // that do not match from a local file, refused credentials and invalid
 // names are not retried.
