@@ -191,9 +191,9 @@ func (r binResult) String() string {
 	return fmt.Sprintf("exit %d after %v (killed: %v)\nstdout:\n%s\nstderr:\n%s", r.code, r.took.Round(time.Millisecond), r.killed, r.stdout, r.stderr)
 }
 
-// runBinary runs the real repro binary with an empty Docker config and
+// runBinaryLimited runs the real repro binary with an empty Docker config and
 // env added to the environment, killing it after limit.
-func runBinary(t *testing.T, limit time.Duration, env []string, args ...string) binResult {
+func runBinaryLimited(t *testing.T, limit time.Duration, env []string, args ...string) binResult {
 	t.Helper()
 	bin := buildBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
@@ -262,7 +262,7 @@ func TestHardenStallTimeout(t *testing.T) {
 		path := "/v2/pm/manifests/" + img.desc.Digest.String()
 		stall(path)
 		out := filepath.Join(t.TempDir(), "out")
-		r := runBinary(t, limit, nil, append([]string{"pull", "manifest", "--image", h.host + "/pm@" + img.desc.Digest.String(), "--platform", "linux/amd64", "--out", out, "--ca-file", h.ca}, flag...)...)
+		r := runBinaryLimited(t, limit, nil, append([]string{"pull", "manifest", "--image", h.host + "/pm@" + img.desc.Digest.String(), "--platform", "linux/amd64", "--out", out, "--ca-file", h.ca}, flag...)...)
 		t.Logf("pull manifest:\n%s", r)
 		mustFail(t, "pull manifest", r, want, h.host, path)
 		if n := h.count("GET", path); n != 5 {
@@ -282,7 +282,7 @@ func TestHardenStallTimeout(t *testing.T) {
 		man := filepath.Join(work, "manifest.json")
 		writeFile(t, man, string(img.manifest), 0o644)
 		out := filepath.Join(work, "blobs")
-		r := runBinary(t, limit, env, "pull", "blobs", "--image", h.host+"/pb", "--manifest", man, "--out", out, "--ca-file", h.ca)
+		r := runBinaryLimited(t, limit, env, "pull", "blobs", "--image", h.host+"/pb", "--manifest", man, "--out", out, "--ca-file", h.ca)
 		t.Logf("pull blobs:\n%s", r)
 		mustFail(t, "pull blobs", r, want, h.host, path)
 		if n := h.count("GET", path); n != 5 {
@@ -301,7 +301,7 @@ func TestHardenStallTimeout(t *testing.T) {
 		lf := filepath.Join(t.TempDir(), "repro.lock.json")
 		mustCLI(t, "lock", "add", "base", h.host+"/lu:1", "--platform", "linux/amd64", "--lockfile", lf)
 		before := readBytes(t, lf)
-		r := runBinary(t, limit, nil, append([]string{"lock", "update", "--lockfile", lf, "--ca-file", h.ca}, flag...)...)
+		r := runBinaryLimited(t, limit, nil, append([]string{"lock", "update", "--lockfile", lf, "--ca-file", h.ca}, flag...)...)
 		t.Logf("lock update:\n%s", r)
 		mustFail(t, "lock update", r, want, h.host, path, "nothing was written")
 		if n := h.count("GET", path); n != 5 {
@@ -317,7 +317,7 @@ func TestHardenStallTimeout(t *testing.T) {
 		img := buildPushImage(t, filepath.Join(t.TempDir(), "img"), "linux/amd64", 91)
 		path := "/v2/app/manifests/" + img.digest.String()
 		stall(path)
-		r := runBinary(t, limit, nil, append(append([]string{"push", "--repository", h.host + "/app", "--tag", "latest", "--ca-file", h.ca}, img.args...), flag...)...)
+		r := runBinaryLimited(t, limit, nil, append(append([]string{"push", "--repository", h.host + "/app", "--tag", "latest", "--ca-file", h.ca}, img.args...), flag...)...)
 		t.Logf("push:\n%s", r)
 		mustFail(t, "push", r, want, h.host, path, "reading back", "no tag was set or moved")
 		if n := h.count("GET", path); n != 5 {
@@ -338,7 +338,7 @@ func TestHardenStallTimeout(t *testing.T) {
 			}
 			return true
 		})
-		r := runBinary(t, limit, env, "pull", "manifest", "--image", mute.host+"/x@sha256:"+strings.Repeat("0", 64), "--platform", "linux/amd64", "--out", t.TempDir(), "--ca-file", mute.ca)
+		r := runBinaryLimited(t, limit, env, "pull", "manifest", "--image", mute.host+"/x@sha256:"+strings.Repeat("0", 64), "--platform", "linux/amd64", "--out", t.TempDir(), "--ca-file", mute.ca)
 		t.Logf("pull manifest, mute registry:\n%s", r)
 		mustFail(t, "pull manifest", r, "stalled: no progress for 2s while waiting for the answer to GET https://"+mute.host+"/v2/", "after 5 attempts")
 		if n := mute.count("GET", "/v2/"); n != 5 {
@@ -358,7 +358,7 @@ func TestHardenStallTimeout(t *testing.T) {
 		// A fake engine that reads the whole archive.
 		bin := filepath.Join(work, "bin")
 		writeFile(t, filepath.Join(bin, "podman"), "#!/bin/sh\nif [ \"$1\" = load ]; then cat >/dev/null; exit 0; fi\nexit 1\n", 0o755)
-		r := runBinary(t, limit, append(env, "PATH="+bin+string(os.PathListSeparator)+"/usr/bin:/bin"),
+		r := runBinaryLimited(t, limit, append(env, "PATH="+bin+string(os.PathListSeparator)+"/usr/bin:/bin"),
 			append([]string{"load", "--engine", "podman", "--source-repository", h.host + "/lb", "--ca-file", h.ca}, app.args...)...)
 		t.Logf("load:\n%s", r)
 		mustFail(t, "load", r, want, h.host, digest.FromBytes(base.layer).String())
@@ -386,14 +386,14 @@ func TestHardenStallTimeoutSetting(t *testing.T) {
 			{"push", "--repository", "127.0.0.1:1/x", "--descriptor", "none.json"},
 			{"load", "--descriptor", "none.json", "--source-repository", "127.0.0.1:1/x"},
 		} {
-			r := runBinary(t, time.Minute, c.env, append(cmd, c.args...)...)
+			r := runBinaryLimited(t, time.Minute, c.env, append(cmd, c.args...)...)
 			if r.code != 2 || !strings.Contains(r.stderr, c.want) {
 				t.Errorf("repro %s %v with %v: want exit 2 and %q:\n%s", strings.Join(cmd[:2], " "), c.args, c.env, c.want, r)
 			}
 		}
 	}
 	// The flag wins over the environment.
-	r := runBinary(t, time.Minute, []string{"REPRO_STALL_TIMEOUT=soon"}, "pull", "manifest", "--stall-timeout", "3s", "--image", "127.0.0.1:1/x@sha256:"+strings.Repeat("0", 64), "--platform", "linux/amd64", "--out", t.TempDir(), "--ca-file", "/nonexistent.pem")
+	r := runBinaryLimited(t, time.Minute, []string{"REPRO_STALL_TIMEOUT=soon"}, "pull", "manifest", "--stall-timeout", "3s", "--image", "127.0.0.1:1/x@sha256:"+strings.Repeat("0", 64), "--platform", "linux/amd64", "--out", t.TempDir(), "--ca-file", "/nonexistent.pem")
 	if r.code != 1 || strings.Contains(r.stderr, "REPRO_STALL_TIMEOUT") {
 		t.Errorf("--stall-timeout with an invalid REPRO_STALL_TIMEOUT:\n%s", r)
 	}
@@ -440,14 +440,14 @@ func TestHardenBearerTokenRedacted(t *testing.T) {
 		mustContain(t, what, r.stderr, "[REDACTED]")
 	}
 	status.Store(http.StatusForbidden)
-	r := runBinary(t, 2*time.Minute, nil, "pull", "manifest", "--image", h.host+"/base@"+img.desc.Digest.String(), "--platform", "linux/amd64", "--out", t.TempDir(), "--ca-file", h.ca)
+	r := runBinaryLimited(t, 2*time.Minute, nil, "pull", "manifest", "--image", h.host+"/base@"+img.desc.Digest.String(), "--platform", "linux/amd64", "--out", t.TempDir(), "--ca-file", h.ca)
 	check(t, "pull manifest, 403", r)
 	mustContain(t, "pull manifest, 403", r.stderr, "access denied")
 
 	status.Store(http.StatusInternalServerError)
 	lf := filepath.Join(t.TempDir(), "repro.lock.json")
 	mustCLI(t, "lock", "add", "base", h.host+"/base:1", "--platform", "linux/amd64", "--lockfile", lf)
-	r = runBinary(t, 2*time.Minute, nil, "lock", "update", "--lockfile", lf, "--ca-file", h.ca)
+	r = runBinaryLimited(t, 2*time.Minute, nil, "lock", "update", "--lockfile", lf, "--ca-file", h.ca)
 	check(t, "lock update, 500", r)
 	mustContain(t, "lock update, 500", r.stderr, "failed with HTTP 500")
 
@@ -544,7 +544,7 @@ func TestHardenEndlessBodies(t *testing.T) {
 				}
 				return true
 			})
-			r := runBinary(t, 3*time.Minute, nil, "pull", "manifest", "--image", h.host+"/base@sha256:"+strings.Repeat("0", 64), "--platform", "linux/amd64", "--out", t.TempDir(), "--ca-file", h.ca)
+			r := runBinaryLimited(t, 3*time.Minute, nil, "pull", "manifest", "--image", h.host+"/base@sha256:"+strings.Repeat("0", 64), "--platform", "linux/amd64", "--out", t.TempDir(), "--ca-file", h.ca)
 			pings.wait(t)
 			gets.wait(t)
 			t.Logf("%s\nmax RSS %d MiB; ping bodies written %v (cut: %v); manifest bodies written %v (cut: %v)", r, r.maxRSS>>20, pings.written, pings.cut, gets.written, gets.cut)
@@ -613,7 +613,7 @@ func TestHardenCorruptBlobNotSent(t *testing.T) {
 				}
 			}
 			repo := fmt.Sprintf("corrupt%d", i)
-			r := runBinary(t, 2*time.Minute, nil, append([]string{"push", "--repository", h.host + "/" + repo, "--tag", "latest", "--ca-file", h.ca, "--jobs", "1"}, a...)...)
+			r := runBinaryLimited(t, 2*time.Minute, nil, append([]string{"push", "--repository", h.host + "/" + repo, "--tag", "latest", "--ca-file", h.ca, "--jobs", "1"}, a...)...)
 			t.Logf("push:\n%s", r)
 			mustFail(t, "push", r, bad, got.String(), descs[c.layer].String(), "no tag was set or moved", c.want)
 			for _, q := range h.requests() {
@@ -659,7 +659,7 @@ func TestHardenRedirectLoop(t *testing.T) {
 				}
 				return false
 			})
-			r := runBinary(t, 2*time.Minute, nil, "pull", "manifest", "--image", h.host+ref, "--platform", "linux/amd64", "--out", t.TempDir(), "--ca-file", h.ca)
+			r := runBinaryLimited(t, 2*time.Minute, nil, "pull", "manifest", "--image", h.host+ref, "--platform", "linux/amd64", "--out", t.TempDir(), "--ca-file", h.ca)
 			t.Logf("%s", r)
 			mustFail(t, c.name, r, c.want...)
 			if strings.Contains(r.stderr, "unreachable") || strings.Contains(r.stderr, "attempts") {
@@ -701,7 +701,7 @@ func TestHardenRedirect401(t *testing.T) {
 	// certificate: httptest's).
 	cfg := t.TempDir()
 	writeFile(t, filepath.Join(cfg, "config.json"), fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, reg.host, base64.StdEncoding.EncodeToString([]byte("me:registry-pw"))), 0o600)
-	r := runBinary(t, 2*time.Minute, []string{"DOCKER_CONFIG=" + cfg}, "pull", "blobs", "--image", reg.host+"/base", "--manifest", man, "--out", filepath.Join(work, "blobs"), "--ca-file", reg.ca)
+	r := runBinaryLimited(t, 2*time.Minute, []string{"DOCKER_CONFIG=" + cfg}, "pull", "blobs", "--image", reg.host+"/base", "--manifest", man, "--out", filepath.Join(work, "blobs"), "--ca-file", reg.ca)
 	t.Logf("%s", r)
 	mustFail(t, "pull blobs", r, cdn.host, "redirect", "HTTP 401")
 	for _, bad := range []string{"docker login " + reg.host, "credentials for " + reg.host, "registry-pw"} {
