@@ -58,6 +58,7 @@ REPRO_SRCS = [
     "tools/registry/resolve.go",
     "tools/registry/stream.go",
     "tools/registry/transport.go",
+    "tools/registry/watch.go",
     "tools/repro/cmd_base.go",
     "tools/repro/cmd_check_digest.go",
     "tools/repro/cmd_diff.go",
