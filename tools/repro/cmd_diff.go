@@ -13,29 +13,6 @@ func init() {
 	register(command{"diff", "explain why two images, indexes or layers have different digests (exit 0 equal, 1 different, 2 error)", cmdDiff})
 }
 
-// parseInterleaved parses flags that may come before, between or after
-// positional arguments, and returns the positional ones.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if err == flag.ErrHelp {
-				return nil, errHelp
-			}
-			return nil, usagef("%v", err)
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if rest[0] == "--" {
-			return append(pos, rest[1:]...), nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
-}
-
 // diffFlags are the flags of repro diff that check-digest shares.
 type diffFlags struct {
 	format   string
@@ -95,7 +72,7 @@ func cmdDiff(args []string, stdout io.Writer) error {
 		"docker-archive:, docker://, layer:. Exit status: 0 equal, 1 different, 2 error.", stdout)
 	var f diffFlags
 	f.register(fs)
-	pos, err := parseInterleaved(fs, args)
+	pos, err := parseWithPositionals(fs, args)
 	if err != nil {
 		return err
 	}

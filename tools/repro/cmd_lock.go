@@ -61,29 +61,6 @@ func runVerb(cmd string, subs []lockVerb, args []string, stdout io.Writer) error
 	return usagef("unknown subcommand %q (have: %s)", args[0], strings.Join(names, ", "))
 }
 
-// parseWithPositionals parses flags that may come before, between or after
-// the positional arguments, and returns the positional ones.
-func parseWithPositionals(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if err == flag.ErrHelp {
-				return nil, errHelp
-			}
-			return nil, usagef("%v", err)
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
 // pullFlags are the flags of commands that talk to registries.
 type pullFlags struct {
 	caFiles  stringList

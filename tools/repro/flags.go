@@ -57,6 +57,29 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return runParseChecks(fs)
 }
 
+// parseWithPositionals parses flags that may come before, between or after
+// the positional arguments, and returns the positional ones.
+func parseWithPositionals(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if err == flag.ErrHelp {
+				return nil, errHelp
+			}
+			return nil, usagef("%v", err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, runParseChecks(fs)
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), runParseChecks(fs)
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
 // parseChecks are checks parse runs once a flag set is parsed: for
 // settings that come from a flag or from the environment.
 var (
