@@ -117,15 +117,15 @@ func (l *Lockfile) completenessProblems() []Problem {
 // BuildKit will: each must be allowed and end at its pin.
 func (l *Lockfile) policyProblems() []Problem {
 	var ps []Problem
-	exported, pins := l.policyWith(func(name string) string { return pinOrEmpty(l.Images[name].Digest) },
-		func(name string) string { return shaOrEmpty(l.Files[name].SHA256) })
+	exported := newPinned(l.policyWith(func(name string) string { return pinOrEmpty(l.Images[name].Digest) },
+		func(name string) string { return shaOrEmpty(l.Files[name].SHA256) }))
 	for _, name := range sortedKeys(l.Images) {
 		img := l.Images[name]
 		id, err := ImageIdentifier(img.Image)
 		if err != nil || !ValidDigest(img.Digest) {
 			continue // reported already
 		}
-		if msg := evalImage(exported, pins, id, img.Digest); msg != "" {
+		if msg := evalImage(exported, id, img.Digest); msg != "" {
 			ps = append(ps, Problem{Path: "images." + name, Message: msg})
 		}
 	}
@@ -134,7 +134,7 @@ func (l *Lockfile) policyProblems() []Problem {
 		if CheckURL(f.URL) != nil || !sha256RE.MatchString(f.SHA256) {
 			continue
 		}
-		if msg := evalFile(exported, pins, f.URL, f.SHA256); msg != "" {
+		if msg := evalFile(exported, f.URL, f.SHA256); msg != "" {
 			ps = append(ps, Problem{Path: "files." + name, Message: msg})
 		}
 	}
@@ -155,12 +155,24 @@ func shaOrEmpty(s string) string {
 	return ""
 }
 
-// evalImage evaluates p on image source id and returns what is wrong, or
+// pinned is an exported policy (pins first, then "policy") ready to be
+// evaluated on many sources.
+type pinned struct {
+	p    *policy.Policy
+	pins int // the number of pin rules
+	ev   *policy.Evaluator
+}
+
+func newPinned(p *policy.Policy, pins int) *pinned {
+	return &pinned{p: p, pins: pins, ev: policy.NewEvaluator(p)}
+}
+
+// evalImage evaluates x on image source id and returns what is wrong, or
 // "" when BuildKit would allow it and end at digest.
-func evalImage(p *policy.Policy, pins int, id, digest string) string {
-	res, err := policy.Evaluate(p, policy.Source{Identifier: id})
+func evalImage(x *pinned, id, digest string) string {
+	res, err := x.ev.Evaluate(policy.Source{Identifier: id})
 	if err != nil {
-		return describeEvalError(p, pins, id, err)
+		return describeEvalError(x, id, err)
 	}
 	if !strings.HasSuffix(res.Identifier, "@"+digest) {
 		return fmt.Sprintf("the policy turns source %s into %s, which is not pinned to %s (a rule before or after the pin converts it)", id, res.Identifier, digest)
@@ -169,10 +181,10 @@ func evalImage(p *policy.Policy, pins int, id, digest string) string {
 }
 
 // evalFile is evalImage for HTTP sources.
-func evalFile(p *policy.Policy, pins int, u, sha string) string {
-	res, err := policy.Evaluate(p, policy.Source{Identifier: u})
+func evalFile(x *pinned, u, sha string) string {
+	res, err := x.ev.Evaluate(policy.Source{Identifier: u})
 	if err != nil {
-		return describeEvalError(p, pins, u, err)
+		return describeEvalError(x, u, err)
 	}
 	if res.Identifier != u {
 		return fmt.Sprintf("the policy turns source %s into %s, so BuildKit would not download the pinned URL", u, res.Identifier)
@@ -183,10 +195,10 @@ func evalFile(p *policy.Policy, pins int, u, sha string) string {
 	return ""
 }
 
-func describeEvalError(p *policy.Policy, pins int, src string, err error) string {
+func describeEvalError(x *pinned, src string, err error) string {
 	var denied *policy.DeniedError
 	if errors.As(err, &denied) {
-		return fmt.Sprintf("source %s is denied by the policy: %s", src, describeRule(p, pins, denied.Rule))
+		return fmt.Sprintf("source %s is denied by the policy: %s", src, describeRule(x.p, x.pins, denied.Rule))
 	}
 	return fmt.Sprintf("evaluating the policy on source %s: %v", src, err)
 }

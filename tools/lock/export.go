@@ -95,10 +95,13 @@ func (l *Lockfile) ExportPolicy() (*policy.Policy, error) {
 // number of pins.
 func (l *Lockfile) policyWith(imageDigest, fileSHA func(name string) string) (*policy.Policy, int) {
 	var rules []policy.Rule
-	for _, name := range sortedNames(l.Images, func(img *Image) string { id, _ := ImageIdentifier(img.Image); return id }) {
-		id, err := ImageIdentifier(l.Images[name].Image)
-		if d := imageDigest(name); err == nil && d != "" {
-			rules = append(rules, imagePinRule(id, d))
+	ids := make(map[string]string, len(l.Images)) // name -> identifier, "" when invalid
+	for name, img := range l.Images {
+		ids[name], _ = ImageIdentifier(img.Image)
+	}
+	for _, name := range sortedNames(ids, func(id string) string { return id }) {
+		if d := imageDigest(name); ids[name] != "" && d != "" {
+			rules = append(rules, imagePinRule(ids[name], d))
 		}
 	}
 	for _, name := range sortedNames(l.Files, func(f *File) string { return f.URL }) {

@@ -397,7 +397,7 @@ func parseStructure(data []byte) (*Lockfile, error) {
 	}
 	l := New()
 	if v, ok := top["images"]; ok {
-		obj, err := fields(v, "images", sortedKeys(asMap(v))...)
+		obj, err := object(v, "images")
 		if err != nil {
 			return nil, fmt.Errorf("lockfile: %w", err)
 		}
@@ -410,7 +410,7 @@ func parseStructure(data []byte) (*Lockfile, error) {
 		}
 	}
 	if v, ok := top["files"]; ok {
-		obj, err := fields(v, "files", sortedKeys(asMap(v))...)
+		obj, err := object(v, "files")
 		if err != nil {
 			return nil, fmt.Errorf("lockfile: %w", err)
 		}
@@ -454,10 +454,6 @@ func policyPath(err error) string {
 	return strings.Replace(msg, "policy: rules:", "policy:", 1)
 }
 
-func asMap(v any) map[string]any {
-	m, _ := v.(map[string]any)
-	return m
-}
 
 func parseImage(v any, path string) (*Image, error) {
 	obj, err := fields(v, path, "image", "identifier", "digest", "media_type", "platforms")
@@ -472,7 +468,7 @@ func parseImage(v any, path string) (*Image, error) {
 	}
 	if pv, ok := obj["platforms"]; ok {
 		ppath := path + ".platforms"
-		pobj, err := fields(pv, ppath, sortedKeys(asMap(pv))...)
+		pobj, err := object(pv, ppath)
 		if err != nil {
 			return nil, err
 		}

@@ -118,12 +118,21 @@ func describe(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// fields checks that v is an object whose keys are all known (exactly: JSON
-// keys are case-sensitive here, unlike encoding/json) and returns it.
-func fields(v any, path string, known ...string) (map[string]any, error) {
+// object checks that v is an object (with any keys) and returns it.
+func object(v any, path string) (map[string]any, error) {
 	obj, ok := v.(map[string]any)
 	if !ok {
 		return nil, fmt.Errorf("%s: want an object, found %s", orTop(path), describe(v))
+	}
+	return obj, nil
+}
+
+// fields checks that v is an object whose keys are all known (exactly: JSON
+// keys are case-sensitive here, unlike encoding/json) and returns it.
+func fields(v any, path string, known ...string) (map[string]any, error) {
+	obj, err := object(v, path)
+	if err != nil {
+		return nil, err
 	}
 	for _, k := range sortedKeys(obj) {
 		found := false

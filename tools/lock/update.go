@@ -62,8 +62,8 @@ func (l *Lockfile) Update(ctx context.Context, r Resolver, o UpdateOptions) (*Lo
 	// source must not be contacted at all.
 	preImage := func(name string) string { return orDefault(pinOrEmpty(l.Images[name].Digest), zeroPin) }
 	preFile := func(name string) string { return orDefault(shaOrEmpty(l.Files[name].SHA256), zeroSHA) }
-	pre, pins := l.policyWith(preImage, preFile)
-	if err := l.evalSelected(pre, pins, images, files, preImage, preFile); err != nil {
+	pre := newPinned(l.policyWith(preImage, preFile))
+	if err := l.evalSelected(pre, images, files, preImage, preFile); err != nil {
 		return nil, err
 	}
 
@@ -114,9 +114,9 @@ func (l *Lockfile) Update(ctx context.Context, r Resolver, o UpdateOptions) (*Lo
 		lines = append(lines, fmt.Sprintf("%s: %s pinned to sha256 %s", path, f.URL, sha))
 	}
 	// Policy again with the real pins.
-	post, pins := out.policyWith(func(name string) string { return pinOrEmpty(out.Images[name].Digest) },
-		func(name string) string { return shaOrEmpty(out.Files[name].SHA256) })
-	if err := out.evalSelected(post, pins, images, files,
+	post := newPinned(out.policyWith(func(name string) string { return pinOrEmpty(out.Images[name].Digest) },
+		func(name string) string { return shaOrEmpty(out.Files[name].SHA256) }))
+	if err := out.evalSelected(post, images, files,
 		func(name string) string { return out.Images[name].Digest },
 		func(name string) string { return out.Files[name].SHA256 },
 	); err != nil {
@@ -165,18 +165,18 @@ func (l *Lockfile) selected(names []string) (images, files []string, err error) 
 	return images, files, nil
 }
 
-// evalSelected evaluates p on the selected sources; each must be allowed
+// evalSelected evaluates x on the selected sources; each must be allowed
 // and end at the pin the two functions give.
-func (l *Lockfile) evalSelected(p *policy.Policy, pins int, images, files []string, imageDigest, fileSHA func(string) string) error {
+func (l *Lockfile) evalSelected(x *pinned, images, files []string, imageDigest, fileSHA func(string) string) error {
 	var ps []Problem
 	for _, name := range images {
 		id, _ := ImageIdentifier(l.Images[name].Image)
-		if msg := evalImage(p, pins, id, imageDigest(name)); msg != "" {
+		if msg := evalImage(x, id, imageDigest(name)); msg != "" {
 			ps = append(ps, Problem{Path: "images." + name, Message: msg})
 		}
 	}
 	for _, name := range files {
-		if msg := evalFile(p, pins, l.Files[name].URL, fileSHA(name)); msg != "" {
+		if msg := evalFile(x, l.Files[name].URL, fileSHA(name)); msg != "" {
 			ps = append(ps, Problem{Path: "files." + name, Message: msg})
 		}
 	}

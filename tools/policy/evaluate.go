@@ -95,14 +95,72 @@ func (e *DeniedError) Is(target error) bool { return target == ErrDenied }
 // selector's pattern being compiled, and constraints are checked before the
 // identifier.
 func Evaluate(p *Policy, src Source) (Result, error) {
+	return NewEvaluator(p).Evaluate(src)
+}
+
+// Evaluator evaluates one policy on many sources, as Evaluate does, in time
+// that does not grow with the number of EXACT rules for other identifiers: a
+// lockfile's exported policy has one such rule per pin, and evaluating each
+// pinned source against all of them made checking n pins take n² steps.
+// Patterns are compiled once per Evaluator. An Evaluator is not safe for
+// concurrent use, and the policy must not change while it is in use.
+type Evaluator struct {
+	policy   *Policy
+	patterns map[patternKey]*pattern
+	// general are the indexes of the rules that must be tried on every
+	// identifier; exact maps an identifier to the indexes of the other
+	// rules, which can match only that identifier and cannot fail on any
+	// other (see exactOnly). Both are in increasing order.
+	general []int
+	exact   map[string][]int
+	// tried counts the rules tried, for tests.
+	tried int
+}
+
+// NewEvaluator prepares p for Evaluate; its cost is linear in the rules.
+func NewEvaluator(p *Policy) *Evaluator {
+	e := &Evaluator{policy: p, patterns: map[patternKey]*pattern{}, exact: map[string][]int{}}
+	if p == nil {
+		return e
+	}
+	for i := range p.Rules {
+		r := &p.Rules[i]
+		if exactOnly(r) {
+			e.exact[r.Selector.Identifier] = append(e.exact[r.Selector.Identifier], i)
+		} else {
+			e.general = append(e.general, i)
+		}
+	}
+	return e
+}
+
+// exactOnly reports whether r can match only the identifier equal to its
+// selector's, and cannot fail on another: an EXACT selector whose
+// constraints are all EQUAL or NOTEQUAL (a MATCHES constraint is compiled,
+// and may fail, before the identifier is compared; an unknown condition
+// fails). Skipping such a rule for another identifier is what BuildKit's
+// engine does too, one comparison later.
+func exactOnly(r *Rule) bool {
+	if r.Selector.MatchType != Exact {
+		return false
+	}
+	for _, c := range r.Selector.Constraints {
+		if c.Condition != Equal && c.Condition != NotEqual {
+			return false
+		}
+	}
+	return true
+}
+
+// Evaluate applies the policy to src; see the package function Evaluate.
+func (e *Evaluator) Evaluate(src Source) (Result, error) {
 	res := Result{Identifier: src.Identifier, Attrs: make(map[string]string, len(src.Attrs)), DeniedBy: -1}
 	for k, v := range src.Attrs {
 		res.Attrs[k] = v
 	}
-	if p == nil || len(p.Rules) == 0 {
+	if e.policy == nil || len(e.policy.Rules) == 0 {
 		return res, nil
 	}
-	e := evaluator{policy: p, patterns: map[patternKey]*pattern{}}
 	for {
 		if res.Conversions > MaxConversions {
 			return res, fmt.Errorf("source %q: %w: more than %d (does the policy have a cycle?)", src.Identifier, ErrTooManyConversions, MaxConversions)
@@ -113,11 +171,6 @@ func Evaluate(p *Policy, src Source) (Result, error) {
 		}
 		res.Conversions++
 	}
-}
-
-type evaluator struct {
-	policy   *Policy
-	patterns map[patternKey]*pattern
 }
 
 type patternKey struct {
@@ -133,11 +186,24 @@ type pattern struct {
 	err      error
 }
 
-// pass goes through the rules once; it stops at the first conversion.
-func (e *evaluator) pass(res *Result) (changed bool, err error) {
+// pass goes through the rules once; it stops at the first conversion. The
+// rules tried are the general ones and the EXACT ones for id, in policy
+// order: the others cannot match id.
+func (e *Evaluator) pass(res *Result) (changed bool, err error) {
 	id := res.Identifier
 	denyBy := -1
-	for i := range e.policy.Rules {
+	exact := e.exact[id]
+	g, x := 0, 0
+	for g < len(e.general) || x < len(exact) {
+		var i int
+		if x == len(exact) || g < len(e.general) && e.general[g] < exact[x] {
+			i = e.general[g]
+			g++
+		} else {
+			i = exact[x]
+			x++
+		}
+		e.tried++
 		r := &e.policy.Rules[i]
 		ok, err := e.match(i, r, id, res.Attrs)
 		if err != nil {
@@ -167,7 +233,7 @@ func (e *evaluator) pass(res *Result) (changed bool, err error) {
 	return false, nil
 }
 
-func (e *evaluator) match(i int, r *Rule, id string, attrs map[string]string) (bool, error) {
+func (e *Evaluator) match(i int, r *Rule, id string, attrs map[string]string) (bool, error) {
 	for j, c := range r.Selector.Constraints {
 		v := attrs[c.Key]
 		switch c.Condition {
@@ -212,7 +278,7 @@ func (e *evaluator) match(i int, r *Rule, id string, attrs map[string]string) (b
 
 // convert applies a Convert rule that matched id; it reports whether the
 // identifier or an attribute changed.
-func (e *evaluator) convert(i int, r *Rule, id string, res *Result) (bool, error) {
+func (e *Evaluator) convert(i int, r *Rule, id string, res *Result) (bool, error) {
 	if r.Updates == nil {
 		return false, fmt.Errorf("rule %d: CONVERT rule has no updates", i)
 	}
@@ -262,7 +328,7 @@ func (e *evaluator) convert(i int, r *Rule, id string, res *Result) (bool, error
 }
 
 // compile returns the regexp for a Regex or Wildcard selector.
-func (e *evaluator) compile(i int, s Selector) (*regexp.Regexp, error) {
+func (e *Evaluator) compile(i int, s Selector) (*regexp.Regexp, error) {
 	k := patternKey{s.MatchType, s.Identifier}
 	p := e.patterns[k]
 	if p == nil {
