@@ -454,7 +454,6 @@ func policyPath(err error) string {
 	return strings.Replace(msg, "policy: rules:", "policy:", 1)
 }
 
-
 func parseImage(v any, path string) (*Image, error) {
 	obj, err := fields(v, path, "image", "identifier", "digest", "media_type", "platforms")
 	if err != nil {
