@@ -71,7 +71,7 @@ func (l *Lockfile) Update(ctx context.Context, r Resolver, o UpdateOptions) (*Lo
 	var lines []string
 	for _, name := range images {
 		img := out.Images[name]
-		path := "images." + name
+		path := entryPath("images", name)
 		id, _ := ImageIdentifier(img.Image) // valid: Parse checked it
 		ref := strings.TrimPrefix(id, policy.ImageScheme)
 		byDigest := o.KeepDigests && ValidDigest(img.Digest)
@@ -98,7 +98,7 @@ func (l *Lockfile) Update(ctx context.Context, r Resolver, o UpdateOptions) (*Lo
 	}
 	for _, name := range files {
 		f := out.Files[name]
-		path := "files." + name
+		path := entryPath("files", name)
 		if f.SHA256 != "" {
 			lines = append(lines, fmt.Sprintf("%s: %s pinned to sha256 %s (not downloaded)", path, f.URL, f.SHA256))
 			continue
@@ -172,12 +172,12 @@ func (l *Lockfile) evalSelected(x *pinned, images, files []string, imageDigest, 
 	for _, name := range images {
 		id, _ := ImageIdentifier(l.Images[name].Image)
 		if msg := evalImage(x, id, imageDigest(name)); msg != "" {
-			ps = append(ps, Problem{Path: "images." + name, Message: msg})
+			ps = append(ps, Problem{Path: entryPath("images", name), Message: msg})
 		}
 	}
 	for _, name := range files {
 		if msg := evalFile(x, l.Files[name].URL, fileSHA(name)); msg != "" {
-			ps = append(ps, Problem{Path: "files." + name, Message: msg})
+			ps = append(ps, Problem{Path: entryPath("files", name), Message: msg})
 		}
 	}
 	if len(ps) > 0 {

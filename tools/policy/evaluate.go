@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"strings"
 )
 
@@ -248,7 +249,7 @@ func (e *Evaluator) match(i int, r *Rule, id string, attrs map[string]string) (b
 		case Matches:
 			ok, err := regexp.MatchString(c.Value, v)
 			if err != nil {
-				return false, fmt.Errorf("rule %d: constraint %d: invalid MATCHES regexp %q: %v", i, j, c.Value, err)
+				return false, fmt.Errorf("rule %d: constraint %d: invalid MATCHES regexp %q: %s", i, j, c.Value, reason(err))
 			}
 			if !ok {
 				return false, nil
@@ -341,9 +342,20 @@ func (e *Evaluator) compile(i int, s Selector) (*regexp.Regexp, error) {
 		e.patterns[k] = p
 	}
 	if p.err != nil {
-		return nil, fmt.Errorf("rule %d: invalid %s selector %q: %v", i, s.MatchType, s.Identifier, p.err)
+		return nil, fmt.Errorf("rule %d: invalid %s selector %q: %s", i, s.MatchType, s.Identifier, reason(p.err))
 	}
 	return p.re, nil
+}
+
+// reason is the text of a pattern's compile error, for a message that
+// quotes the pattern already: a regexp syntax error without the expression
+// it repeats (which may hold newlines and control characters).
+func reason(err error) string {
+	var se *syntax.Error
+	if errors.As(err, &se) {
+		return string(se.Code)
+	}
+	return err.Error()
 }
 
 // compileWildcard turns a wildcard pattern into an anchored regexp in which
