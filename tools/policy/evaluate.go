@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"regexp"
 	"regexp/syntax"
-	"strings"
 )
 
 // MaxConversions is how many conversions one source may undergo; one more is
@@ -179,12 +178,12 @@ type patternKey struct {
 	id  string
 }
 
-// pattern is a selector identifier compiled for its match type; re and err
-// are set once compile has run.
+// pattern is a selector identifier compiled for its match type: re for
+// Regex, wc for Wildcard, or err.
 type pattern struct {
-	compiled bool
-	re       *regexp.Regexp
-	err      error
+	re  *regexp.Regexp
+	wc  *wildcard
+	err error
 }
 
 // pass goes through the rules once; it stops at the first conversion. The
@@ -265,14 +264,14 @@ func (e *Evaluator) match(i int, r *Rule, id string, attrs map[string]string) (b
 	case Exact:
 		return false, nil
 	case Regex, Wildcard:
-		re, err := e.compile(i, r.Selector)
+		p, err := e.compile(i, r.Selector)
 		if err != nil {
 			return false, err
 		}
 		if r.Selector.MatchType == Regex {
-			return re.MatchString(id), nil
+			return p.re.MatchString(id), nil
 		}
-		return re.FindStringSubmatchIndex(id) != nil, nil
+		return p.wc.match(id) != nil, nil
 	}
 	return false, fmt.Errorf("rule %d: unknown match type %d", i, r.Selector.MatchType)
 }
@@ -290,18 +289,18 @@ func (e *Evaluator) convert(i int, r *Rule, id string, res *Result) (bool, error
 	switch r.Selector.MatchType {
 	case Exact:
 	case Regex:
-		re, err := e.compile(i, r.Selector)
+		p, err := e.compile(i, r.Selector)
 		if err != nil {
 			return false, err
 		}
-		dest = re.ReplaceAllString(id, dest)
+		dest = p.re.ReplaceAllString(id, dest)
 	case Wildcard:
-		re, err := e.compile(i, r.Selector)
+		p, err := e.compile(i, r.Selector)
 		if err != nil {
 			return false, err
 		}
-		if m := re.FindStringSubmatchIndex(id); m != nil {
-			dest = string(re.ExpandString(nil, dest, id, m))
+		if m := p.wc.match(id); m != nil {
+			dest = p.wc.expand(dest, id, m)
 		} else {
 			// Matched by equality only (cannot happen for valid UTF-8):
 			// BuildKit keeps the identifier.
@@ -328,8 +327,8 @@ func (e *Evaluator) convert(i int, r *Rule, id string, res *Result) (bool, error
 	return changed, nil
 }
 
-// compile returns the regexp for a Regex or Wildcard selector.
-func (e *Evaluator) compile(i int, s Selector) (*regexp.Regexp, error) {
+// compile returns the compiled Regex or Wildcard selector.
+func (e *Evaluator) compile(i int, s Selector) (*pattern, error) {
 	k := patternKey{s.MatchType, s.Identifier}
 	p := e.patterns[k]
 	if p == nil {
@@ -337,14 +336,17 @@ func (e *Evaluator) compile(i int, s Selector) (*regexp.Regexp, error) {
 		if s.MatchType == Regex {
 			p.re, p.err = regexp.Compile(s.Identifier)
 		} else {
-			p.re, p.err = compileWildcard(s.Identifier)
+			p.wc, p.err = newWildcard(s.Identifier)
 		}
 		e.patterns[k] = p
+	}
+	if errors.Is(p.err, ErrTooManyWildcards) {
+		return nil, fmt.Errorf("rule %d: %s selector: %w", i, s.MatchType, p.err)
 	}
 	if p.err != nil {
 		return nil, fmt.Errorf("rule %d: invalid %s selector %q: %s", i, s.MatchType, s.Identifier, reason(p.err))
 	}
-	return p.re, nil
+	return p, nil
 }
 
 // reason is the text of a pattern's compile error, for a message that
@@ -358,15 +360,4 @@ func reason(err error) string {
 	return err.Error()
 }
 
-// compileWildcard turns a wildcard pattern into an anchored regexp in which
-// each "*" is a capture group.
-func compileWildcard(w string) (*regexp.Regexp, error) {
-	if strings.Contains(w, "**") {
-		return nil, errors.New(`"**" is not allowed`)
-	}
-	parts := strings.Split(w, "*")
-	for i, p := range parts {
-		parts[i] = regexp.QuoteMeta(p)
-	}
-	return regexp.Compile("^" + strings.Join(parts, "(.*)") + "$")
-}
+

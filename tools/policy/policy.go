@@ -9,8 +9,10 @@
 // fields and a file that is just null are errors here, where BuildKit
 // ignores, accepts or merges them; and rules or constraints that are null,
 // and rules without a selector, are errors here when BuildKit only rejects
-// them once a build starts. Every policy Parse accepts means the same to
-// BuildKit.
+// them once a build starts. Parse also refuses what would cost BuildKit (or
+// us) time out of proportion to the file: a document nested deeper than
+// safejson.MaxDepth, and a WILDCARD selector with more than MaxWildcards
+// "*". Every policy Parse accepts means the same to BuildKit.
 package policy
 
 import (
@@ -436,6 +438,11 @@ func (d *decoder) rule(i int, path *jsonPath) (Rule, error) {
 	}
 	if !hasSelector {
 		return r, fmt.Errorf("policy: %s.selector: rule %d has no selector (BuildKit rejects rules without one)", path, i)
+	}
+	if r.Selector.MatchType == Wildcard {
+		if err := checkWildcards(r.Selector.Identifier); err != nil {
+			return r, fmt.Errorf("policy: %s.selector.identifier: WILDCARD pattern with %w", path, err)
+		}
 	}
 	return r, nil
 }
