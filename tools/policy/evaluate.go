@@ -359,5 +359,3 @@ func reason(err error) string {
 	}
 	return err.Error()
 }
-
-
