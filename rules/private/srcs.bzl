@@ -36,6 +36,7 @@ REPRO_SRCS = [
     "tools/policy/lint.go",
     "tools/policy/normalize.go",
     "tools/policy/policy.go",
+    "tools/policy/wildcard.go",
     "tools/publish/load.go",
     "tools/publish/progress.go",
     "tools/publish/push.go",
@@ -62,4 +63,5 @@ REPRO_SRCS = [
     "tools/repro/cmd_version.go",
     "tools/repro/flags.go",
     "tools/repro/main.go",
+    "tools/safejson/safejson.go",
 ]
