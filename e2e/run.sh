@@ -3,7 +3,7 @@
 #
 # usage: e2e/run.sh [TEST...]      (default: all, in order)
 #
-# Tests: reproducible stamping remote_cache judges multiplatform golden analysis pins publish
+# Tests: reproducible stamping remote_cache judges multiplatform golden analysis pins publish toolchain
 # Later tests reuse the clones and builds of earlier ones.
 set -euo pipefail
 
@@ -20,6 +20,8 @@ source "$here/test_bazel.sh"
 source "$here/test_pins.sh"
 # shellcheck source=e2e/test_publish.sh
 source "$here/test_publish.sh"
+# shellcheck source=e2e/test_toolchain.sh
+source "$here/test_toolchain.sh"
 
 cleanup() {
 	cleanup_bazel
@@ -34,7 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-all=(reproducible stamping remote_cache judges multiplatform golden analysis pins publish)
+all=(reproducible stamping remote_cache judges multiplatform golden analysis pins publish toolchain)
 tests=("${@:-${all[@]}}")
 failed=()
 for t in "${tests[@]}"; do

@@ -127,7 +127,47 @@ test_remote_cache() {
 	build "$B" "${rc[@]}" --remote_download_minimal "${TARGETS[@]}" || fail "build with --remote_download_minimal"
 	[[ ! -e $(image_file "$B/examples" app_layer.tar.gz) ]] || fail "--remote_download_minimal downloaded the layer blob"
 	log "--remote_download_minimal build passes without downloading layer blobs"
+	stamped_two_machines "$cache"
 	stop_nginx_cache "$E2E_TMP/cache"
+}
+
+# Stamped builds share the cache: the same commit built stamped by two
+# "machines" (user alice in clone A; user bob on another host name in
+# clone B, at another path) gives the same digests, and the second gets
+# every layer, image, index and layout action from the cache. Only the
+# small actions that read stable-status.txt (which holds BUILD_HOST and
+# BUILD_USER) run again.
+stamped_two_machines() {
+	local cache=$1 ws user log
+	for ws in "$A" "$B"; do
+		ebazel "$ws/examples" clean >/dev/null 2>&1
+	done
+	(SOURCE_DATE_EPOCH=1700000000 ebazel "$A/examples" --host_jvm_args=-Duser.name=alice build --stamp --remote_cache="http://$cache" \
+		--execution_log_json_file="$E2E_TMP/exec-a.json" "${TARGETS[@]}") >"$E2E_TMP/last-build.log" 2>&1 ||
+		{ cat "$E2E_TMP/last-build.log" >&2; fail "stamped build as alice"; }
+	# A UTS namespace gives the second Bazel server another host name.
+	cp "$(offline_rc)" "$B/examples/offline.bazelrc"
+	(cd "$B/examples" && SOURCE_DATE_EPOCH=1700000000 unshare --uts sh -c 'hostname e2e-second-machine && exec "$@"' _ \
+		bazel --host_jvm_args=-Xmx1g --host_jvm_args=-Duser.name=bob build --stamp --remote_cache="http://$cache" \
+		--execution_log_json_file="$E2E_TMP/exec-b.json" "${TARGETS[@]}") >"$E2E_TMP/last-build.log" 2>&1 ||
+		{ cat "$E2E_TMP/last-build.log" >&2; fail "stamped build as bob on another host"; }
+	local sa sb
+	sa=$(grep -E '^BUILD_(HOST|USER) ' "$A/examples/bazel-out/stable-status.txt" | tr '\n' ' ')
+	sb=$(grep -E '^BUILD_(HOST|USER) ' "$B/examples/bazel-out/stable-status.txt" | tr '\n' ' ')
+	[[ $sa != "$sb" ]] || fail "the two builds had the same BUILD_HOST/BUILD_USER ($sa): the test proves nothing"
+	for f in image.digest multiarch.digest; do
+		[[ $(digest_of "$(image_file "$A/examples" $f)") == "$(digest_of "$(image_file "$B/examples" $f)")" ]] ||
+			fail "stamped $f differs between the two machines"
+	done
+	# Every spawn of the second build: mnemonic and whether it was a hit.
+	local misses hits total
+	misses=$(jq -rs '[.[] | select(.mnemonic != "ReproStampValues" and .remoteCacheHit != true) | .mnemonic] | join(" ")' "$E2E_TMP/exec-b.json")
+	hits=$(jq -rs '[.[] | select(.remoteCacheHit == true)] | length' "$E2E_TMP/exec-b.json")
+	total=$(jq -rs 'length' "$E2E_TMP/exec-b.json")
+	[[ -z $misses ]] || fail "stamped actions of the second machine ran again instead of coming from the cache: $misses"
+	jq -rs '[.[] | select(.mnemonic | test("^Repro(Layer|Image|Index)$"))] | length' "$E2E_TMP/exec-b.json" | grep -qv '^0$' ||
+		fail "no layer/image/index actions in the execution log"
+	log "stamped, two machines ($sa/ $sb): same digests; second build: $hits of $total spawns from the cache, the rest ReproStampValues ($(grep -E 'INFO: [0-9]+ process' "$E2E_TMP/last-build.log" | tail -1 | sed 's/.*INFO: //'))"
 }
 
 # 4. Real judges: skopeo inspects, umoci unpacks, runc runs the example.
@@ -176,24 +216,54 @@ test_multiplatform() {
 	log "index: linux/amd64 (x86-64 ELF) and linux/arm64 (AArch64 ELF), platforms right in index and configs"
 }
 
-# 6. Golden: the example's digests are recorded; a change fails.
+# 6. Golden: the example's digests (e2e/golden.txt) are checked by the
+# repro_digest_test targets of examples/golden, which explain a mismatch and
+# build the layers again in another directory, umask, TZ and locale. A wrong
+# row fails with the explanation and the command that updates the row, and
+# that command puts the right digest back.
+gtest() {
+	local ws=$1
+	shift
+	ebazel "$ws/examples" test --test_output=errors "$@" 2>&1 | tee "$E2E_TMP/last-build.log" >&2
+	return "${PIPESTATUS[0]}"
+}
+
 test_golden() {
 	ensure_clone "$A"
-	build "$A" "${TARGETS[@]}" || fail "build"
-	local golden="$E2E_ROOT/e2e/golden.txt" name got want
+	local golden="$A/e2e/golden.txt" logs="$A/examples/bazel-testlogs/golden" name build want
+	gtest "$A" //golden:image_test //golden:multiarch_test || fail "golden digests (unstamped): the test output above says why"
+	SOURCE_DATE_EPOCH=1700000000 gtest "$A" --stamp //golden:image_stamped_test //golden:multiarch_stamped_test ||
+		fail "golden digests (stamped): the test output above says why"
 	for name in image multiarch; do
-		got=$(digest_of "$(image_file "$A/examples" $name.digest)")
-		want=$(awk -v n="//app:$name" '$1 == n && $2 == "unstamped" {print $3}' "$golden")
-		[[ -n $want ]] || fail "no golden digest for //app:$name in $golden (got $got)"
-		[[ $got == "$want" ]] || fail "//app:$name is $got, golden $want: find what changed the bytes (see e2e/golden.txt)"
+		for build in unstamped stamped-1700000000; do
+			want=$(awk -v n="//app:$name" -v b="$build" '$1 == n && $2 == b {print $3}' "$E2E_ROOT/e2e/golden.txt")
+			local test=${name}_test
+			[[ $build == unstamped ]] || test=${name}_stamped_test
+			[[ -n $want ]] || fail "no golden digest for //app:$name $build in e2e/golden.txt"
+			grep -q "PASS: //app:$name is $want, as the golden file says" "$logs/$test/test.log" ||
+				fail "//golden:$test did not check $want: $(cat "$logs/$test/test.log")"
+			grep -q "PASS: //app:app_layer rebuilt in .*umask .*TZ=.*: the same layer sha256:" "$logs/$test/test.log" ||
+				fail "//golden:$test did not rebuild the layer: $(cat "$logs/$test/test.log")"
+		done
 	done
-	SOURCE_DATE_EPOCH=1700000000 build "$A" --stamp "${TARGETS[@]}" || fail "stamped build"
-	for name in image multiarch; do
-		got=$(digest_of "$(image_file "$A/examples" $name.digest)")
-		want=$(awk -v n="//app:$name" '$1 == n && $2 == "stamped-1700000000" {print $3}' "$golden")
-		[[ $got == "$want" ]] || fail "stamped //app:$name is $got, golden $want"
-	done
-	log "digests match e2e/golden.txt"
+	log "digests match e2e/golden.txt (checked by repro_digest_test); layers rebuilt elsewhere are identical"
+
+	# A wrong row: the test fails, says why as far as it can, and prints the
+	# command that updates the row; that command restores it.
+	cp "$golden" "$E2E_TMP/golden.orig"
+	want=$(awk '$1 == "//app:image" && $2 == "unstamped" {print $3}' "$golden")
+	sed -i "s|$want|sha256:$(printf '0%.0s' {1..64})|" "$golden"
+	if gtest "$A" //golden:image_test; then
+		cp "$E2E_TMP/golden.orig" "$golden"
+		fail "//golden:image_test passed with a wrong golden digest"
+	fi
+	local out="$logs/image_test/test.log"
+	grep -q "FAIL: //app:image is $want, but the golden digest is sha256:0000" "$out" || fail "no mismatch message: $(cat "$out")"
+	grep -q "The golden image is not reachable here" "$out" || fail "no explanation: $(cat "$out")"
+	grep -qF "bazel run //golden:image_test -- --update" "$out" || fail "no update command: $(cat "$out")"
+	ebazel "$A/examples" run //golden:image_test -- --update >&2 || fail "the update command failed"
+	cmp -s "$golden" "$E2E_TMP/golden.orig" || fail "the update command did not restore the row: $(diff "$E2E_TMP/golden.orig" "$golden")"
+	log "a wrong golden row fails with an explanation; 'bazel run //golden:image_test -- --update' restores it"
 }
 
 # Analysis tests: rule misuse fails with clear messages; action shapes.

@@ -6,7 +6,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-export PATH="$PATH:/usr/local/go/bin"
+# No Go is needed: Bazel downloads the pinned Go release (by sha256) that
+# builds the repro helper and the example program.
 "$root/tools/install-deps.sh" demo
 
 # Debian's Bazel 4.2.3 works offline with three stub repositories.
@@ -14,7 +15,7 @@ bash "$root/e2e/bazel/setup.sh" "$HOME/.cache/rules_repro/bazel-stubs" "$root/ex
 
 cd "$root/examples"
 echo "demo: building //app:image" >&2
-bazel build //app:image --output_groups=+docker_archive,+digest >&2
+bazel build //app:image --output_groups=+docker_archive,+digest --show_progress --show_progress_rate_limit=5 >&2
 digest=$(tr -d '\n' <bazel-bin/app/image.digest)
 archive=bazel-bin/app/image.docker.tar
 layout=bazel-bin/app/image

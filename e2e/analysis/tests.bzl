@@ -68,3 +68,22 @@ layer_actions_test = analysistest.make(
     _layer_actions_test_impl,
     attrs = {"want_inputs": attr.string_list()},
 )
+
+def _digest_test_runfiles_test_impl(ctx):
+    env = analysistest.begin(ctx)
+    runfiles = analysistest.target_under_test(env)[DefaultInfo].default_runfiles
+    files = [f.basename for f in runfiles.files.to_list()]
+    for want in ctx.attr.want_files:
+        asserts.true(env, want in files, "%s is not in the runfiles: %s" % (want, files))
+    links = [e.path for e in runfiles.root_symlinks.to_list()]
+    for want in ctx.attr.want_root_symlinks:
+        asserts.true(env, want in links, "%s is not a root symlink of the runfiles: %s" % (want, links))
+    return analysistest.end(env)
+
+digest_test_runfiles_test = analysistest.make(
+    _digest_test_runfiles_test_impl,
+    attrs = {
+        "want_files": attr.string_list(),
+        "want_root_symlinks": attr.string_list(),
+    },
+)

@@ -1,21 +1,36 @@
 """Example only: build a static Go program without rules_go.
 
 rules_repro itself needs no Go rules (its helper is built by a repository
-rule). The example program is built with the Go SDK that GOTOOLCHAIN pins,
-located through the host `go`, for the target platform's architecture.
+rule). The example program is built with the Go release rules_repro pins,
+downloaded through Bazel's downloader like rules_repro's own (no host Go),
+for the target platform's architecture.
 """
 
 GO_VERSION = "go1.26.8"
 
+# sha256 of the golang.org/toolchain module zips of GO_VERSION, as checked
+# against the Go checksum database by `go mod download`.
+_SHA256 = {
+    "darwin-amd64": "fe99a2009e5bb51e06d7784f1a486478673512041c2671157bd382806e2aedcf",
+    "darwin-arm64": "0aad5fb52b88498885290178adc0bcfe429bc63012621af9f83282eb640bd9c7",
+    "linux-amd64": "30c2b1bf7dcc88d3eb0a1364e47ddd9128edb3110a30e8a0ef61cd5856b31de7",
+    "linux-arm64": "02b36b6787b3ac767668f630e2998df45a3b1f9ffee08d1bf3ef6487cd658d99",
+}
+
 def _go_sdk_impl(rctx):
-    go = rctx.which("go") or "/usr/local/go/bin/go"
-    res = rctx.execute([str(go), "env", "GOROOT"], environment = {"GOTOOLCHAIN": GO_VERSION})
-    if res.return_code != 0:
-        fail("go env GOROOT failed: " + res.stderr)
-    goroot = res.stdout.strip()
-    for d in ["bin", "pkg", "src", "lib", "go.env", "VERSION"]:
-        if rctx.path(goroot + "/" + d).exists:
-            rctx.symlink(goroot + "/" + d, "sdk/" + d)
+    goos = "darwin" if rctx.os.name.lower().startswith("mac") else "linux"
+    arch = rctx.execute(["uname", "-m"]).stdout.strip()
+    host = "%s-%s" % (goos, "arm64" if arch in ("aarch64", "arm64") else "amd64")
+    version = "v0.0.1-%s.%s" % (GO_VERSION, host)
+    proxy = (rctx.os.environ.get("GOPROXY", "") or "https://proxy.golang.org").replace("|", ",").split(",")
+    urls = [p.rstrip("/") + "/golang.org/toolchain/@v/%s.zip" % version for p in proxy if p.startswith("http")]
+    rctx.download_and_extract(
+        url = urls or ["https://proxy.golang.org/golang.org/toolchain/@v/%s.zip" % version],
+        sha256 = _SHA256[host],
+        type = "zip",
+        output = "sdk",
+        stripPrefix = "golang.org/toolchain@" + version,
+    )
     rctx.file("BUILD.bazel", """\
 package(default_visibility = ["//visibility:public"])
 
@@ -30,7 +45,7 @@ filegroup(
 exports_files(["sdk/bin/go"])
 """)
 
-go_sdk = repository_rule(implementation = _go_sdk_impl, doc = "The Go SDK of GO_VERSION, found through the host go.")
+go_sdk = repository_rule(implementation = _go_sdk_impl, doc = "The Go release GO_VERSION for the host, by sha256 through Bazel's downloader.")
 
 def _go_static_binary_impl(ctx):
     out = ctx.actions.declare_file(ctx.label.name)

@@ -45,26 +45,91 @@ def compatibility_version(ctx):
         ))
     return v
 
+def is_stamped(ctx):
+    """Whether a rule stamps: its stamp attribute, or -1 and Bazel's --stamp.
+
+    Args:
+      ctx: the rule context (with a stamp attribute and _stamp_flag).
+
+    Returns:
+      A bool.
+    """
+    return ctx.attr.stamp == 1 or (ctx.attr.stamp == -1 and ctx.attr._stamp_flag[SettingInfo].value)
+
+def stamp_keys(s):
+    """The workspace status keys that {KEY} references in s name (as repro's publish.StampKeys).
+
+    Args:
+      s: a string that may hold {KEY} references.
+
+    Returns:
+      The keys, in order; malformed references are left to repro to report.
+    """
+    keys = []
+    for part in s.split("{")[1:]:
+        key, sep, _ = part.partition("}")
+        if sep and key and " " not in key:
+            keys.append(key)
+    return keys
+
+def stamp_values(ctx, keys):
+    """A file with only the given keys of the workspace status (stable-status.txt).
+
+    stable-status.txt also holds BUILD_HOST and BUILD_USER; an action that
+    took it as input would never be shared between two machines or users
+    through a remote cache. One small action copies just the keys used, and
+    the stamped actions take its output instead: their inputs are then the
+    same wherever the same commit is built.
+
+    Args:
+      ctx: the rule context.
+      keys: the workspace status keys the target's actions use.
+
+    Returns:
+      The File, in KEY VALUE lines like stable-status.txt.
+    """
+    out = ctx.actions.declare_file(ctx.label.name + ".stamp-values.txt")
+    args = ctx.actions.args()
+    args.add("--status", ctx.info_file)
+    args.add_all(sorted({k: None for k in keys}.keys()), before_each = "--key")
+    args.add("--output", out)
+    run_repro(
+        ctx,
+        arguments = ["stamp", args],
+        inputs = [ctx.info_file],
+        outputs = [out],
+        mnemonic = "ReproStampValues",
+        progress_message = "Selecting the stamp values of %s" % ctx.label,
+    )
+    return out
+
 def add_epoch_args(ctx, args, inputs):
-    """Adds the SOURCE_DATE_EPOCH arguments (and the status file input when stamping).
+    """Adds the SOURCE_DATE_EPOCH arguments (and the stamp values input when stamping).
 
     Args:
       ctx: the rule context (with COMMON_ATTRS).
       args: the Args of the action.
-      inputs: the list of action inputs; the status file is appended when stamping.
+      inputs: the list of action inputs; the stamp values file is appended when stamping.
 
-    The key is read from ctx.info_file (stable-status.txt): a STABLE_ key
-    changes only when its value changes, so stamped builds stay cacheable.
-    ctx.version_file holds the volatile keys such as BUILD_TIMESTAMP.
+    The key is read from the workspace status (ctx.info_file,
+    stable-status.txt, through stamp_values): a STABLE_ key changes only when
+    its value changes, so stamped builds stay cacheable. ctx.version_file
+    holds the volatile keys such as BUILD_TIMESTAMP.
+
+    Returns:
+      The arguments added, as strings (for actions run again elsewhere).
     """
-    stamp = ctx.attr.stamp == 1 or (ctx.attr.stamp == -1 and ctx.attr._stamp_flag[SettingInfo].value)
-    if stamp:
-        args.add("--stamp-file", ctx.info_file)
-        args.add("--stamp-key", ctx.attr._source_date_epoch_key_flag[SettingInfo].value)
-        inputs.append(ctx.info_file)
-    else:
-        # Unstamped builds use a fixed epoch so they stay cacheable.
-        args.add("--source-date-epoch", "0")
+    if is_stamped(ctx):
+        key = ctx.attr._source_date_epoch_key_flag[SettingInfo].value
+        values = stamp_values(ctx, [key])
+        args.add("--stamp-file", values)
+        args.add("--stamp-key", key)
+        inputs.append(values)
+        return ["--stamp-file", values.path, "--stamp-key", key]
+
+    # Unstamped builds use a fixed epoch so they stay cacheable.
+    args.add("--source-date-epoch", "0")
+    return ["--source-date-epoch", "0"]
 
 def stable_label(label):
     """A label as text that is the same under WORKSPACE and bzlmod, in any repository name.

@@ -288,7 +288,7 @@ def _image_impl(ctx):
         progress_message = "Assembling image %s" % ctx.label,
     )
 
-    own = depset([struct(descriptor = layer.info.descriptor, blob = layer.info.blob) for layer in layers])
+    own = depset([struct(descriptor = layer.info.descriptor, blob = layer.info.blob, rebuild = layer.info.rebuild) for layer in layers])
     sources = struct(
         blobs = depset(transitive = [own, base.blobs]) if base else own,
         blob_files = base.blob_files if base else depset(),

@@ -64,13 +64,13 @@ def build_layer(ctx, name, entries, inputs, compression, compression_level, lowe
     args.add("--spec", spec)
     args.add("--output", blob)
     args.add("--descriptor", descriptor)
-    args.add("--compression", compression)
+    flags = ["--compression", compression]
     if compression_level >= 0:
-        args.add("--compression-level", str(compression_level))
-    args.add("--compatibility-version", str(version))
-    args.add("--created-by", created_by)
+        flags += ["--compression-level", str(compression_level)]
+    flags += ["--compatibility-version", str(version), "--created-by", created_by]
+    args.add_all(flags)
     all_inputs = [spec] + inputs
-    add_epoch_args(ctx, args, all_inputs)
+    flags += add_epoch_args(ctx, args, all_inputs)
     lower_inputs = depset()
     if lower:
         lower_argv, lower_inputs = lower
@@ -83,7 +83,18 @@ def build_layer(ctx, name, entries, inputs, compression, compression_level, lowe
         mnemonic = "ReproLayer",
         progress_message = "Building layer %s" % ctx.label,
     )
-    return LayerInfo(blob = blob, descriptor = descriptor, compatibility_version = version)
+    rebuild = None
+    if not lower:
+        # What repro_digest_test(rebuild = True) needs to run this action
+        # again elsewhere; a layer on a base reads the base's blobs by
+        # paths that are not Files, so it is not rebuilt.
+        rebuild = struct(
+            label = created_by,
+            spec = spec,
+            inputs = depset(all_inputs),
+            args = tuple(flags),
+        )
+    return LayerInfo(blob = blob, descriptor = descriptor, compatibility_version = version, rebuild = rebuild)
 
 def lower_args(ctx, base):
     """The arguments and inputs that give `repro layer` the base's layers, in manifest order.

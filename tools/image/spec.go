@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/rules-repro/rules_repro/tools/oci"
+	"github.com/rules-repro/rules_repro/tools/safejson"
 )
 
 // Spec is the JSON form of an image to assemble, as the Bazel rules write
@@ -64,11 +64,18 @@ type LayerSpec struct {
 	CreatedBy  string `json:"created_by,omitempty"`
 }
 
-// ReadSpec reads an image spec file.
+// MaxSpecSize bounds an image spec file.
+const MaxSpecSize = oci.MaxManifestSize
+
+// ReadSpec reads an image spec file (at most MaxSpecSize bytes, nested no
+// deeper than safejson.MaxDepth).
 func ReadSpec(path string) (*Spec, error) {
-	data, err := os.ReadFile(path)
+	data, err := oci.ReadFileLimited(path, MaxSpecSize)
 	if err != nil {
 		return nil, fmt.Errorf("reading image spec: %w", err)
+	}
+	if err := safejson.CheckDepth(data); err != nil {
+		return nil, fmt.Errorf("image spec %s: %w", path, err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -95,18 +102,18 @@ func LoadBase(b *BaseSpec) (*oci.Image, error) {
 	case b.Layout != "":
 		return oci.ReadLayoutImage(b.Layout, plat, b.Ref)
 	case b.Manifest != "" && b.Config != "":
-		m, err := os.ReadFile(b.Manifest)
+		m, err := oci.ReadFileLimited(b.Manifest, oci.MaxManifestSize)
 		if err != nil {
 			return nil, fmt.Errorf("base manifest: %w", err)
 		}
-		c, err := os.ReadFile(b.Config)
+		c, err := oci.ReadFileLimited(b.Config, oci.MaxConfigSize)
 		if err != nil {
 			return nil, fmt.Errorf("base config: %w", err)
 		}
 		var mt struct {
 			MediaType string `json:"mediaType"`
 		}
-		if err := json.Unmarshal(m, &mt); err != nil {
+		if err := safejson.Unmarshal(m, &mt); err != nil {
 			return nil, fmt.Errorf("base manifest %s: %w", b.Manifest, err)
 		}
 		desc := specs.Descriptor{MediaType: mt.MediaType, Digest: digest.FromBytes(m), Size: int64(len(m))}

@@ -40,6 +40,9 @@ func (t *Tree) addEntry(e *Entry, where string) error {
 	if base := p[strings.LastIndexByte(p, '/')+1:]; strings.HasPrefix(base, whiteoutPrefix) {
 		return fail("name %q starts with %q, which marks a deletion in OCI layers; declare a whiteout entry instead", base, whiteoutPrefix)
 	}
+	if el := whiteoutElement(p); el != "" {
+		return fail("%q in the path starts with %q, which marks a deletion in OCI layers; it cannot be a directory", el, whiteoutPrefix)
+	}
 	n := &node{path: p, mtime: t.opts.Epoch, origin: origin}
 	if e.UID != nil {
 		if *e.UID < 0 {
@@ -204,6 +207,9 @@ func (t *Tree) addTree(dir, prefix string, tmpl *node, origin string) error {
 				return fmt.Errorf("%s: %s: %w", origin, rel, err)
 			}
 			fi = target
+		}
+		if name := filepath.Base(rel); strings.HasPrefix(name, whiteoutPrefix) {
+			return fmt.Errorf("%s: %s: the name starts with %q, which marks a deletion in OCI layers; a tree cannot hold it (declare a whiteout entry to delete a file)", origin, rel, whiteoutPrefix)
 		}
 		p := rel
 		if prefix != "" {

@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"strconv"
+
+	"github.com/rules-repro/rules_repro/tools/safejson"
 )
 
 // Spec declares the contents of a layer. It is usually written by the Bazel
@@ -65,18 +67,47 @@ type Entry struct {
 	XattrsBase64 map[string]string `json:"xattrs_base64,omitempty"`
 }
 
+// MaxSpecSize bounds a layer spec. A spec declares entries one by one (a
+// directory is one "tree" entry, an archive one "tar" entry), so 256 MiB
+// holds over a million entries; a larger file is refused before it is read.
+const MaxSpecSize = 256 << 20
+
 // ReadSpec reads and validates the syntax of a spec file. Semantic checks
 // (conflicts, missing sources) happen when the layer is built.
 func ReadSpec(path string) (*Spec, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading layer spec: %w", err)
 	}
-	return ParseSpec(data, path)
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > MaxSpecSize {
+		return nil, fmt.Errorf("layer spec %s is larger than %d bytes (%d bytes)", path, MaxSpecSize, fi.Size())
+	}
+	return readSpecFrom(f, path, MaxSpecSize)
 }
 
-// ParseSpec parses a spec; name is used in error messages.
+// readSpecFrom reads at most max bytes of a spec from r (a pipe has no size
+// to check first).
+func readSpecFrom(r io.Reader, name string, max int64) (*Spec, error) {
+	data, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading layer spec %s: %w", name, err)
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("layer spec %s is larger than %d bytes", name, max)
+	}
+	return ParseSpec(data, name)
+}
+
+// ParseSpec parses a spec; name is used in error messages. The nesting
+// depth is checked first (safejson.CheckDepth), in one linear pass.
 func ParseSpec(data []byte, name string) (*Spec, error) {
+	if len(data) > MaxSpecSize {
+		return nil, fmt.Errorf("layer spec %s is larger than %d bytes", name, MaxSpecSize)
+	}
+	if err := safejson.CheckDepth(data); err != nil {
+		return nil, fmt.Errorf("layer spec %s: %w", name, err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var s Spec

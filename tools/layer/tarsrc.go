@@ -109,10 +109,10 @@ func (s sectionSource) describe() string { return fmt.Sprintf("%s member %s", s.
 
 // spool returns a seekable plain tar for name, decompressing a compressed
 // archive once into a temporary file.
-func (t *Tree) spool(name string) (*os.File, error) {
-	f, err := os.Open(name)
+func (t *Tree) spool(name string) (f *os.File, decompressed bool, err error) {
+	f, err = os.Open(name)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	head := make([]byte, 6)
 	n, _ := io.ReadFull(f, head)
@@ -120,36 +120,36 @@ func (t *Tree) spool(name string) (*os.File, error) {
 	if !bytes.HasPrefix(head, magicGzip) && !bytes.HasPrefix(head, magicZstd) && !bytes.HasPrefix(head, magicBzip2) && !bytes.HasPrefix(head, magicXz) {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			f.Close()
-			return nil, err
+			return nil, false, err
 		}
 		t.cleanup = append(t.cleanup, func() { f.Close() })
-		return f, nil
+		return f, false, nil
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		f.Close()
-		return nil, err
+		return nil, false, err
 	}
 	defer f.Close()
 	zr, err := Decompress(f, name)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer zr.Close()
 	tmp, err := os.CreateTemp("", "repro-tar-*")
 	if err != nil {
-		return nil, fmt.Errorf("spooling %s: %w", name, err)
+		return nil, false, fmt.Errorf("spooling %s: %w", name, err)
 	}
 	os.Remove(tmp.Name()) // unlinked: it disappears with the process
 	t.cleanup = append(t.cleanup, func() { tmp.Close() })
 	if _, err := io.Copy(tmp, zr); err != nil {
-		return nil, fmt.Errorf("%s: truncated or corrupt compressed stream: %w", name, err)
+		return nil, false, fmt.Errorf("%s: truncated or corrupt compressed stream: %w", name, err)
 	}
-	return tmp, nil
+	return tmp, true, nil
 }
 
 // addTar merges the members of an input tar, placed under prefix.
 func (t *Tree) addTar(name, prefix, origin string) error {
-	f, err := t.spool(name)
+	f, decompressed, err := t.spool(name)
 	if err != nil {
 		return fmt.Errorf("%s: %w", origin, err)
 	}
@@ -163,9 +163,21 @@ func (t *Tree) addTar(name, prefix, origin string) error {
 	}
 	tr := tar.NewReader(cr)
 	members := 0
+	// end is where the end-of-archive marker must start: after the last
+	// member's data and padding.
+	end := int64(0)
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
+			// tar.Reader also reports a clean end when the stream simply
+			// stops at a block boundary, so a tar cut there would lose its
+			// remaining members silently. Require at least one zero block
+			// where the next header would be: writers (GNU tar, bsdtar, Go's
+			// tar.Writer, Python's tarfile) write two; one alone still marks
+			// the end, after which nothing can be missing.
+			if cr.pos < end+blockSize {
+				return truncatedTar(origin, decompressed, members, cr.pos)
+			}
 			break
 		}
 		if err != nil {
@@ -175,6 +187,7 @@ func (t *Tree) addTar(name, prefix, origin string) error {
 			return fmt.Errorf("%s: corrupt tar archive (after %d members): %v", origin, members, err)
 		}
 		members++
+		end = roundBlock(cr.pos + dataSize(hdr))
 		mo := fmt.Sprintf("%s member %q", origin, hdr.Name)
 		if hdr.Typeflag == tar.TypeXGlobalHeader {
 			continue
@@ -190,17 +203,21 @@ func (t *Tree) addTar(name, prefix, origin string) error {
 		if prefix != "" {
 			p = prefix + "/" + rel
 		}
+		if done, err := t.tarWhiteout(hdr, rel, p, mo); done || err != nil {
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		n := &node{
-			path:     p,
-			mode:     hdr.Mode & 0o7777,
-			uid:      hdr.Uid,
-			gid:      hdr.Gid,
-			uname:    hdr.Uname,
-			gname:    hdr.Gname,
-			mtime:    t.clamp(hdr.ModTime.Unix()),
-			devmajor: hdr.Devmajor,
-			devminor: hdr.Devminor,
-			origin:   mo,
+			path:   p,
+			mode:   hdr.Mode & 0o7777,
+			uid:    hdr.Uid,
+			gid:    hdr.Gid,
+			uname:  hdr.Uname,
+			gname:  hdr.Gname,
+			mtime:  t.clamp(hdr.ModTime.Unix()),
+			origin: mo,
 		}
 		for k, v := range hdr.PAXRecords {
 			if x, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok {
@@ -233,14 +250,20 @@ func (t *Tree) addTar(name, prefix, origin string) error {
 			if err != nil || target == "" {
 				return fmt.Errorf("%s: invalid hard link target %q", mo, hdr.Linkname)
 			}
+			if el := whiteoutElement(target); el != "" {
+				return fmt.Errorf("%s: hard link target %q: %q marks a deletion in OCI layers, not a file", mo, hdr.Linkname, el)
+			}
 			if prefix != "" {
 				target = prefix + "/" + target
 			}
 			n.kind, n.linkname = kindHardlink, target
-		case tar.TypeChar:
-			n.kind = kindChar
-		case tar.TypeBlock:
-			n.kind = kindBlock
+		case tar.TypeChar, tar.TypeBlock:
+			// tar.Reader returns the device fields of every header; only a
+			// device keeps them.
+			n.kind, n.devmajor, n.devminor = kindChar, hdr.Devmajor, hdr.Devminor
+			if hdr.Typeflag == tar.TypeBlock {
+				n.kind = kindBlock
+			}
 		case tar.TypeFifo:
 			n.kind = kindFifo
 		case tar.TypeGNUSparse:
@@ -253,6 +276,107 @@ func (t *Tree) addTar(name, prefix, origin string) error {
 		}
 	}
 	return nil
+}
+
+const blockSize = 512
+
+func roundBlock(n int64) int64 { return (n + blockSize - 1) / blockSize * blockSize }
+
+// dataSize is the size of the data section that follows a header in the
+// archive, as tar.Reader reads it: none for the types that cannot have data.
+func dataSize(hdr *tar.Header) int64 {
+	switch hdr.Typeflag {
+	case tar.TypeLink, tar.TypeSymlink, tar.TypeChar, tar.TypeBlock, tar.TypeDir, tar.TypeFifo:
+		return 0
+	}
+	return hdr.Size
+}
+
+func truncatedTar(origin string, decompressed bool, members int, size int64) error {
+	what := "the archive"
+	if decompressed {
+		what = "the decompressed archive"
+	}
+	if size == 0 {
+		return fmt.Errorf("%s: truncated tar archive: %s is empty (a tar, even without members, ends with two zero blocks)", origin, what)
+	}
+	return fmt.Errorf("%s: truncated tar archive: %s stops after %d members at byte %d without the end-of-archive marker (two zero blocks)", origin, what, members, size)
+}
+
+// whiteoutElement returns the first element of p that starts with ".wh.",
+// or "".
+func whiteoutElement(p string) string {
+	for el := range strings.SplitSeq(p, "/") {
+		if strings.HasPrefix(el, whiteoutPrefix) {
+			return el
+		}
+	}
+	return ""
+}
+
+const opaqueMarker = whiteoutPrefix + whiteoutPrefix + ".opq"
+
+// tarWhiteout handles a member of an input tar whose name marks a deletion:
+// a whiteout ".wh.NAME" becomes the whiteout of NAME, checked and written
+// exactly as a declared one; an opaque marker ".wh..wh..opq" makes its
+// directory opaque as a declared opaque entry does. rel is the member's
+// cleaned name, p its path in the layer. It reports whether the member was
+// such a name; other names containing ".wh." are errors.
+func (t *Tree) tarWhiteout(hdr *tar.Header, rel, p, mo string) (bool, error) {
+	if el := whiteoutElement(parentOf(rel)); el != "" {
+		return false, fmt.Errorf("%s: %q marks a deletion in OCI layers; it cannot be a directory holding other entries", mo, el)
+	}
+	base := path.Base(rel)
+	if !strings.HasPrefix(base, whiteoutPrefix) {
+		return false, nil
+	}
+	if strings.HasPrefix(base, whiteoutPrefix+whiteoutPrefix) && base != opaqueMarker {
+		return false, fmt.Errorf("%s: %q is AUFS metadata, not a layer entry (export the layer without it)", mo, base)
+	}
+	switch {
+	case hdr.Typeflag == tar.TypeLink:
+		// Docker's export of AUFS layers links whiteouts to one another.
+	case hdr.Typeflag != tar.TypeReg || strings.HasSuffix(hdr.Name, "/"):
+		return false, fmt.Errorf("%s: the name marks a deletion in OCI layers, but the member is a %s; a whiteout is an empty regular file", mo, tarTypeName(hdr))
+	case hdr.Size != 0:
+		return false, fmt.Errorf("%s: the name marks a deletion in OCI layers, but the member has %d bytes; a whiteout is an empty regular file", mo, hdr.Size)
+	}
+	dir := parentOf(p)
+	if base == opaqueMarker {
+		if dir == "" {
+			return false, fmt.Errorf("%s: an opaque marker at the image root is not supported: a layer cannot hide the whole base image", mo)
+		}
+		if _, ok := t.opaque[dir]; !ok {
+			t.opaque[dir] = mo
+		}
+		return true, nil
+	}
+	deleted := strings.TrimPrefix(base, whiteoutPrefix)
+	if deleted == "" || deleted == "." || deleted == ".." {
+		return false, fmt.Errorf("%s: whiteout %q names no file", mo, base)
+	}
+	if dir != "" {
+		deleted = dir + "/" + deleted
+	}
+	// As a declared whiteout: no metadata of its own (SPEC: size 0, mode 0,
+	// owner 0:0, mtime 0 when written).
+	return true, t.insert(&node{path: deleted, kind: kindWhiteout, origin: mo})
+}
+
+func tarTypeName(hdr *tar.Header) string {
+	switch hdr.Typeflag {
+	case tar.TypeReg, tar.TypeDir:
+		return "directory" // TypeReg: a regular file named with a trailing "/"
+	case tar.TypeSymlink:
+		return "symlink"
+	case tar.TypeChar:
+		return "character device"
+	case tar.TypeBlock:
+		return "block device"
+	case tar.TypeFifo:
+		return "fifo"
+	}
+	return fmt.Sprintf("member of type %q", hdr.Typeflag)
 }
 
 // lowerEntry is the metadata of a path in the base image.

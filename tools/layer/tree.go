@@ -201,6 +201,9 @@ func hashSource(n *node) ([]byte, error) {
 // finish resolves hard links, adds implicit parents, expands opaque
 // directories and returns the nodes in walk order.
 func (t *Tree) finish() ([]*node, error) {
+	if err := t.opaqueDirs(); err != nil {
+		return nil, err
+	}
 	t.dropWhiteouts()
 	if err := t.resolveHardlinks(); err != nil {
 		return nil, err
@@ -279,13 +282,41 @@ func (t *Tree) addParents() error {
 				}
 				break
 			}
-			n := &node{path: dir, kind: kindDir, mode: 0o755, mtime: t.opts.Epoch, implicit: true, origin: "implicit parent directory " + dir}
-			if lower := t.opts.Lower; lower != nil {
-				if m, ok := lower.entries[dir]; ok && m.kind == kindDir {
-					n.mode, n.uid, n.gid, n.uname, n.gname = m.mode, m.uid, m.gid, m.uname, m.gname
-				}
-			}
-			t.nodes[dir] = n
+			t.nodes[dir] = t.implicitDir(dir)
+		}
+	}
+	return nil
+}
+
+// implicitDir is the node of a directory nobody declared: 0755, owner 0:0,
+// or the base image's metadata when it has the directory.
+func (t *Tree) implicitDir(dir string) *node {
+	n := &node{path: dir, kind: kindDir, mode: 0o755, mtime: t.opts.Epoch, implicit: true, origin: "implicit parent directory " + dir}
+	if lower := t.opts.Lower; lower != nil {
+		if m, ok := lower.entries[dir]; ok && m.kind == kindDir {
+			n.mode, n.uid, n.gid, n.uname, n.gname = m.mode, m.uid, m.gid, m.uname, m.gname
+		}
+	}
+	return n
+}
+
+// opaqueDirs gives each opaque directory its node. A declared opaque entry
+// is one; an opaque marker of an input tar is not, so its directory is the
+// tar's directory member or else implicit, like a parent. An opaque
+// directory that is something else in this layer is an error.
+func (t *Tree) opaqueDirs() error {
+	dirs := make([]string, 0, len(t.opaque))
+	for d := range t.opaque {
+		dirs = append(dirs, d)
+	}
+	sort.Strings(dirs)
+	for _, d := range dirs {
+		n, ok := t.nodes[d]
+		switch {
+		case !ok:
+			t.nodes[d] = t.implicitDir(d)
+		case n.kind != kindDir:
+			return fmt.Errorf("%s: %q is declared opaque but is a %s (%s)", t.opaque[d], "/"+d, n.kind, n.where())
 		}
 	}
 	return nil

@@ -1,26 +1,31 @@
 package oci
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// BlobPath returns the path of a blob inside an OCI layout directory.
-func BlobPath(layout string, d digest.Digest) string {
-	return filepath.Join(layout, "blobs", d.Algorithm().String(), d.Encoded())
+// BlobPath returns the path of a blob inside an OCI layout directory. A
+// digest that is not sha256:<64 hex digits> is refused (CheckDigest), so
+// that no digest can name a path outside the layout.
+func BlobPath(layout string, d digest.Digest) (string, error) {
+	if err := CheckDigest(d); err != nil {
+		return "", fmt.Errorf("layout %s: %w", layout, err)
+	}
+	return filepath.Join(layout, "blobs", "sha256", d.Encoded()), nil
 }
 
-// ReadBlob reads a blob from a layout directory and verifies its digest.
-func ReadBlob(layout string, d digest.Digest) ([]byte, error) {
-	if err := d.Validate(); err != nil {
-		return nil, fmt.Errorf("layout %s: invalid digest %q: %v", layout, d, err)
+// ReadBlob reads a blob of at most max bytes from a layout directory and
+// verifies its digest.
+func ReadBlob(layout string, d digest.Digest, max int64) ([]byte, error) {
+	p, err := BlobPath(layout, d)
+	if err != nil {
+		return nil, err
 	}
-	data, err := os.ReadFile(BlobPath(layout, d))
+	data, err := readFile(p, max)
 	if err != nil {
 		return nil, fmt.Errorf("layout %s: blob %s: %w", layout, d, err)
 	}
@@ -42,10 +47,15 @@ type Image struct {
 
 // ParseImage parses manifest and config bytes and checks that they match.
 func ParseImage(desc specs.Descriptor, manifest, config []byte) (*Image, error) {
+	if err := ValidateDescriptor(desc); err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
 	img := &Image{Descriptor: desc, ManifestBytes: manifest, ConfigBytes: config}
-	if err := json.Unmarshal(manifest, &img.Manifest); err != nil {
+	m, err := ParseManifest(manifest)
+	if err != nil {
 		return nil, fmt.Errorf("manifest %s: %w", desc.Digest, err)
 	}
+	img.Manifest = *m
 	mt := img.Manifest.MediaType
 	if mt == "" {
 		mt = desc.MediaType
@@ -56,9 +66,11 @@ func ParseImage(desc specs.Descriptor, manifest, config []byte) (*Image, error) 
 	if got := digest.FromBytes(config); got != img.Manifest.Config.Digest {
 		return nil, fmt.Errorf("manifest %s: config has digest %s, the manifest says %s", desc.Digest, got, img.Manifest.Config.Digest)
 	}
-	if err := json.Unmarshal(config, &img.Config); err != nil {
+	c, err := ParseConfig(config)
+	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", img.Manifest.Config.Digest, err)
 	}
+	img.Config = *c
 	if len(img.Config.RootFS.DiffIDs) != len(img.Manifest.Layers) {
 		return nil, fmt.Errorf("image %s: config has %d diff_ids but the manifest has %d layers", desc.Digest, len(img.Config.RootFS.DiffIDs), len(img.Manifest.Layers))
 	}
@@ -74,9 +86,13 @@ func (img *Image) Platform() *specs.Platform {
 // several images or an index, platform (and ref, the
 // org.opencontainers.image.ref.name annotation, when not empty) select it.
 func ReadLayoutImage(layout string, platform *specs.Platform, ref string) (*Image, error) {
-	var index specs.Index
-	if err := ReadJSON(filepath.Join(layout, "index.json"), &index); err != nil {
+	data, err := readFile(filepath.Join(layout, "index.json"), MaxManifestSize)
+	if err != nil {
 		return nil, fmt.Errorf("%s is not an OCI image layout: %w", layout, err)
+	}
+	index, err := ParseIndex(data)
+	if err != nil {
+		return nil, fmt.Errorf("layout %s: index.json: %w", layout, err)
 	}
 	cands := index.Manifests
 	if ref != "" {
@@ -102,12 +118,12 @@ func resolveImage(layout string, cands []specs.Descriptor, platform *specs.Platf
 	for _, d := range cands {
 		switch {
 		case IsIndex(d.MediaType):
-			data, err := ReadBlob(layout, d.Digest)
+			data, err := ReadBlob(layout, d.Digest, MaxManifestSize)
 			if err != nil {
 				return nil, err
 			}
-			var idx specs.Index
-			if err := json.Unmarshal(data, &idx); err != nil {
+			idx, err := ParseIndex(data)
+			if err != nil {
 				return nil, fmt.Errorf("layout %s: index %s: %w", layout, d.Digest, err)
 			}
 			img, err := resolveImage(layout, idx.Manifests, platform, depth+1)
@@ -120,18 +136,18 @@ func resolveImage(layout string, cands []specs.Descriptor, platform *specs.Platf
 				seen = append(seen, PlatformString(d.Platform))
 				continue
 			}
-			m, err := ReadBlob(layout, d.Digest)
+			m, err := ReadBlob(layout, d.Digest, MaxManifestSize)
 			if err != nil {
 				return nil, err
 			}
-			var man specs.Manifest
-			if err := json.Unmarshal(m, &man); err != nil {
+			man, err := ParseManifest(m)
+			if err != nil {
 				return nil, fmt.Errorf("layout %s: manifest %s: %w", layout, d.Digest, err)
 			}
 			if man.Config.MediaType != "" && man.Config.MediaType != MediaTypeImageConfig && man.Config.MediaType != DockerConfig {
 				continue // an attestation or another artifact, not an image
 			}
-			c, err := ReadBlob(layout, man.Config.Digest)
+			c, err := ReadBlob(layout, man.Config.Digest, MaxConfigSize)
 			if err != nil {
 				return nil, err
 			}

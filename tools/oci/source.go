@@ -30,6 +30,9 @@ func (b *BlobSet) AddSource(s BlobSource) { b.sources = append(b.sources, s) }
 // Has reports whether blob d is in the set itself: in memory, a file or a
 // layout. Sources are not asked.
 func (b *BlobSet) Has(d digest.Digest) bool {
+	if CheckDigest(d) != nil {
+		return false
+	}
 	if _, ok := b.mem[d]; ok {
 		return true
 	}
@@ -39,8 +42,10 @@ func (b *BlobSet) Has(d digest.Digest) bool {
 		}
 	}
 	for _, l := range b.layouts {
-		if st, err := os.Stat(BlobPath(l, d)); err == nil && st.Mode().IsRegular() {
-			return true
+		if p, err := BlobPath(l, d); err == nil {
+			if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+				return true
+			}
 		}
 	}
 	return false

@@ -4,14 +4,13 @@
 package oci
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/rules-repro/rules_repro/tools/safejson"
 )
 
 // Media types.
@@ -85,49 +84,95 @@ func (d *ImageDescriptor) Descriptor() specs.Descriptor {
 	return specs.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, Platform: d.Platform}
 }
 
-// ReadJSON reads a JSON file into v, naming the file in errors.
+// ReadJSON reads a JSON file of at most MaxManifestSize bytes into v after
+// the depth check (safejson), naming the file in errors.
 func ReadJSON(path string, v any) error {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path, MaxManifestSize)
 	if err != nil {
 		return err
 	}
-	if err := json.Unmarshal(data, v); err != nil {
+	if err := safejson.Unmarshal(data, v); err != nil {
 		return fmt.Errorf("%s: invalid JSON: %w", path, err)
 	}
 	return nil
 }
 
-// ReadLayerDescriptor reads and checks a layer descriptor file.
+// ReadLayerDescriptor reads and checks a layer descriptor file: digest and
+// diff_id are sha256 digests (CheckDigest), the size is positive and sane.
 func ReadLayerDescriptor(path string) (*LayerDescriptor, error) {
 	var d LayerDescriptor
 	if err := ReadJSON(path, &d); err != nil {
 		return nil, fmt.Errorf("layer descriptor: %w", err)
 	}
-	if err := d.Digest.Validate(); err != nil {
-		return nil, fmt.Errorf("layer descriptor %s: digest: %v", path, err)
-	}
-	if err := d.DiffID.Validate(); err != nil {
-		return nil, fmt.Errorf("layer descriptor %s: diff_id: %v", path, err)
-	}
-	if d.Size <= 0 || d.MediaType == "" {
-		return nil, fmt.Errorf("layer descriptor %s: missing size or mediaType", path)
+	if err := d.Validate(); err != nil {
+		return nil, fmt.Errorf("layer descriptor %s: %w", path, err)
 	}
 	return &d, nil
 }
 
-// ReadImageDescriptor reads and checks an image or index descriptor file.
+// Validate checks what a layer descriptor says.
+func (d *LayerDescriptor) Validate() error {
+	if err := CheckDigest(d.Digest); err != nil {
+		return fmt.Errorf("digest: %w", err)
+	}
+	if err := CheckDigest(d.DiffID); err != nil {
+		return fmt.Errorf("diff_id: %w", err)
+	}
+	if d.MediaType == "" {
+		return fmt.Errorf("missing mediaType")
+	}
+	if d.Size <= 0 {
+		return fmt.Errorf("missing size")
+	}
+	if err := CheckSize(d.Size); err != nil {
+		return fmt.Errorf("size: %w", err)
+	}
+	if err := CheckSize(d.UncompressedSize); err != nil {
+		return fmt.Errorf("uncompressed_size: %w", err)
+	}
+	return nil
+}
+
+// ReadImageDescriptor reads and checks an image or index descriptor file:
+// its own digest and size and those of its config, layers and manifests.
 func ReadImageDescriptor(path string) (*ImageDescriptor, error) {
 	var d ImageDescriptor
 	if err := ReadJSON(path, &d); err != nil {
 		return nil, fmt.Errorf("image descriptor: %w", err)
 	}
-	if err := d.Digest.Validate(); err != nil {
-		return nil, fmt.Errorf("image descriptor %s: digest: %v", path, err)
-	}
-	if !IsIndex(d.MediaType) && !IsManifest(d.MediaType) {
-		return nil, fmt.Errorf("image descriptor %s: media type %q is neither an image manifest nor an index", path, d.MediaType)
+	if err := d.Validate(); err != nil {
+		return nil, fmt.Errorf("image descriptor %s: %w", path, err)
 	}
 	return &d, nil
+}
+
+// Validate checks what an image or index descriptor says.
+func (d *ImageDescriptor) Validate() error {
+	if err := CheckDigest(d.Digest); err != nil {
+		return fmt.Errorf("digest: %w", err)
+	}
+	if !IsIndex(d.MediaType) && !IsManifest(d.MediaType) {
+		return fmt.Errorf("media type %q is neither an image manifest nor an index", d.MediaType)
+	}
+	if err := ValidateDescriptor(d.Descriptor()); err != nil {
+		return err
+	}
+	if d.Config != nil {
+		if err := ValidateDescriptor(*d.Config); err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+	}
+	for i, l := range d.Layers {
+		if err := ValidateDescriptor(l); err != nil {
+			return fmt.Errorf("layers[%d]: %w", i, err)
+		}
+	}
+	for i, m := range d.Manifests {
+		if err := ValidateDescriptor(m); err != nil {
+			return fmt.Errorf("manifests[%d]: %w", i, err)
+		}
+	}
+	return nil
 }
 
 var platformRE = regexp.MustCompile(`^[a-z0-9_]+/[a-z0-9_]+(/[a-z0-9_.]+)?$`)

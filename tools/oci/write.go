@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	digest "github.com/opencontainers/go-digest"
@@ -47,25 +48,35 @@ func (b *BlobSet) AddFile(d digest.Digest, path string) { b.files[d] = path }
 // AddLayout adds every blob of an OCI layout directory (looked up lazily).
 func (b *BlobSet) AddLayout(dir string) { b.layouts = append(b.layouts, dir) }
 
-// Bytes returns a small blob's content (manifests, configs, indexes).
+// Bytes returns a small blob's content (manifests, configs, indexes), at
+// most MaxConfigSize bytes.
 func (b *BlobSet) Bytes(d digest.Digest) ([]byte, error) {
+	data, _, err := b.bytes(d)
+	return data, err
+}
+
+// bytes is Bytes, also saying where the blob came from.
+func (b *BlobSet) bytes(d digest.Digest) ([]byte, string, error) {
 	if data, ok := b.mem[d]; ok {
-		return data, nil
+		return data, "memory", nil
 	}
-	r, _, err := b.open(d)
+	r, where, err := b.open(d)
 	if err != nil {
-		return nil, err
+		return nil, where, err
 	}
 	defer r.Close()
-	data, err := io.ReadAll(r)
+	data, err := io.ReadAll(io.LimitReader(r, MaxConfigSize+1))
 	if err != nil {
-		return nil, err
+		return nil, where, fmt.Errorf("reading blob %s from %s: %w", d, where, err)
+	}
+	if len(data) > MaxConfigSize {
+		return nil, where, fmt.Errorf("blob %s from %s is larger than %d bytes", d, where, MaxConfigSize)
 	}
 	if got := digest.FromBytes(data); got != d {
-		return nil, fmt.Errorf("blob %s has digest %s", d, got)
+		return nil, where, fmt.Errorf("blob %s from %s has digest %s", d, where, got)
 	}
 	b.mem[d] = data
-	return data, nil
+	return data, where, nil
 }
 
 // Open returns a reader of blob d and where it comes from. The caller
@@ -73,6 +84,9 @@ func (b *BlobSet) Bytes(d digest.Digest) ([]byte, error) {
 func (b *BlobSet) Open(d digest.Digest) (io.ReadCloser, string, error) { return b.open(d) }
 
 func (b *BlobSet) open(d digest.Digest) (io.ReadCloser, string, error) {
+	if err := CheckDigest(d); err != nil {
+		return nil, "", err
+	}
 	if data, ok := b.mem[d]; ok {
 		return io.NopCloser(bytes.NewReader(data)), "memory", nil
 	}
@@ -81,7 +95,13 @@ func (b *BlobSet) open(d digest.Digest) (io.ReadCloser, string, error) {
 		return f, p, err
 	}
 	for _, l := range b.layouts {
-		p := BlobPath(l, d)
+		p, err := BlobPath(l, d)
+		if err != nil {
+			return nil, l, err
+		}
+		if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
+			continue
+		}
 		if f, err := os.Open(p); err == nil {
 			return f, p, nil
 		}
@@ -94,6 +114,9 @@ func (b *BlobSet) open(d digest.Digest) (io.ReadCloser, string, error) {
 
 // copyVerified copies blob d of the given size to w and checks both.
 func (b *BlobSet) copyVerified(w io.Writer, d digest.Digest, size int64) error {
+	if err := CheckSize(size); err != nil {
+		return fmt.Errorf("blob %s: %w", d, err)
+	}
 	r, where, err := b.open(d)
 	if err != nil {
 		return err
@@ -120,6 +143,9 @@ func (b *BlobSet) Closure(root specs.Descriptor) ([]specs.Descriptor, error) {
 	seen := map[digest.Digest]bool{}
 	var visit func(d specs.Descriptor) error
 	visit = func(d specs.Descriptor) error {
+		if err := ValidateDescriptor(d); err != nil {
+			return err
+		}
 		if seen[d.Digest] {
 			return nil
 		}
@@ -127,13 +153,13 @@ func (b *BlobSet) Closure(root specs.Descriptor) ([]specs.Descriptor, error) {
 		out = append(out, d)
 		switch {
 		case IsIndex(d.MediaType):
-			data, err := b.Bytes(d.Digest)
+			data, where, err := b.bytes(d.Digest)
 			if err != nil {
 				return err
 			}
-			var idx specs.Index
-			if err := json.Unmarshal(data, &idx); err != nil {
-				return fmt.Errorf("index %s: %w", d.Digest, err)
+			idx, err := ParseIndex(data)
+			if err != nil {
+				return fmt.Errorf("index %s (from %s): %w", d.Digest, where, err)
 			}
 			for _, m := range idx.Manifests {
 				if err := visit(m); err != nil {
@@ -141,13 +167,13 @@ func (b *BlobSet) Closure(root specs.Descriptor) ([]specs.Descriptor, error) {
 				}
 			}
 		case IsManifest(d.MediaType):
-			data, err := b.Bytes(d.Digest)
+			data, where, err := b.bytes(d.Digest)
 			if err != nil {
 				return err
 			}
-			var m specs.Manifest
-			if err := json.Unmarshal(data, &m); err != nil {
-				return fmt.Errorf("manifest %s: %w", d.Digest, err)
+			m, err := ParseManifest(data)
+			if err != nil {
+				return fmt.Errorf("manifest %s (from %s): %w", d.Digest, where, err)
 			}
 			if err := visit(m.Config); err != nil {
 				return err
@@ -199,26 +225,15 @@ func WriteLayout(dir string, root specs.Descriptor, blobs *BlobSet, refName stri
 		return err
 	}
 	defer out.Abort()
+	// Mkdir, not MkdirAll: if a signal handler removed the temporary
+	// directory, nothing recreates it.
+	for _, d := range []string{"blobs", "blobs/sha256"} {
+		if err := os.Mkdir(filepath.Join(out.Path, d), 0o755); err != nil {
+			return err
+		}
+	}
 	for _, d := range descs {
-		p := BlobPath(out.Path, d.Digest)
-		if _, err := os.Stat(p); err == nil {
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		f, err := os.Create(p)
-		if err != nil {
-			return err
-		}
-		err = blobs.copyVerified(f, d.Digest, d.Size)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
-		if err := os.Chmod(p, 0o644); err != nil {
+		if err := writeBlob(out.Path, d, blobs); err != nil {
 			return err
 		}
 	}
@@ -229,6 +244,37 @@ func WriteLayout(dir string, root specs.Descriptor, blobs *BlobSet, refName stri
 		return err
 	}
 	return out.Commit()
+}
+
+// writeBlob writes blob d into layout dir under a temporary name and
+// renames it into place only once its digest and size are verified.
+func writeBlob(dir string, d specs.Descriptor, blobs *BlobSet) error {
+	p, err := BlobPath(dir, d.Digest)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Lstat(p); err == nil {
+		return nil
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), "."+d.Digest.Encoded()+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	err = blobs.copyVerified(f, d.Digest, d.Size)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, p)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }
 
 // ArchiveOptions select what goes into an archive.
@@ -265,9 +311,9 @@ func WriteArchive(w io.Writer, root specs.Descriptor, blobs *BlobSet, opts Archi
 		if err != nil {
 			return err
 		}
-		var m specs.Manifest
-		if err := json.Unmarshal(data, &m); err != nil {
-			return err
+		m, err := ParseManifest(data)
+		if err != nil {
+			return fmt.Errorf("manifest %s: %w", root.Digest, err)
 		}
 		entry := dockerManifestEntry{Config: blobName(m.Config.Digest), RepoTags: opts.RepoTags, Layers: []string{}}
 		if entry.RepoTags == nil {
@@ -297,8 +343,8 @@ func WriteArchive(w io.Writer, root specs.Descriptor, blobs *BlobSet, opts Archi
 		return err
 	}
 	for _, d := range descs {
-		if d.Digest.Algorithm() != digest.SHA256 {
-			return fmt.Errorf("blob %s: only sha256 digests are supported", d.Digest)
+		if err := ValidateDescriptor(d); err != nil {
+			return err
 		}
 		if err := file(blobName(d.Digest), d.Size); err != nil {
 			return err
@@ -329,4 +375,7 @@ type dockerManifestEntry struct {
 	Layers   []string
 }
 
-func blobName(d digest.Digest) string { return "blobs/" + d.Algorithm().String() + "/" + d.Encoded() }
+// blobName is the archive member name of a validated (sha256) digest.
+func blobName(d digest.Digest) string {
+	return "blobs/sha256/" + strings.TrimPrefix(string(d), "sha256:")
+}

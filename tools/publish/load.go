@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -183,8 +182,8 @@ func Load(ctx context.Context, o LoadOptions) (*LoadResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	var m specs.Manifest
-	if err := json.Unmarshal(data, &m); err != nil {
+	m, err := oci.ParseManifest(data)
+	if err != nil {
 		return nil, fmt.Errorf("manifest %s: %w", o.Image.Digest, err)
 	}
 	var tags []string

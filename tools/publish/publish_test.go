@@ -177,3 +177,21 @@ func TestProgress(t *testing.T) {
 		}
 	}
 }
+
+func TestStampKeysAndFilterStatus(t *testing.T) {
+	if got := StampKeys("{STABLE_A}-x-{B}{}{ bad}{STABLE_A}"); strings.Join(got, ",") != "STABLE_A,B,STABLE_A" {
+		t.Errorf("StampKeys = %q", got)
+	}
+	vars := map[string]string{"STABLE_A": "1", "B": "two words", "BUILD_HOST": "ci-7", "BUILD_USER": "alice"}
+	got := string(FilterStatus(vars, []string{"STABLE_A", "B", "MISSING", "STABLE_A"}))
+	if want := "B two words\nSTABLE_A 1\n"; got != want {
+		t.Errorf("FilterStatus = %q, want %q", got, want)
+	}
+	// The filtered file reads back to the same values.
+	p := filepath.Join(t.TempDir(), "status")
+	os.WriteFile(p, []byte(got), 0o644)
+	back, err := ReadStatus(p)
+	if err != nil || back["B"] != "two words" || back["STABLE_A"] != "1" || len(back) != 2 {
+		t.Errorf("ReadStatus of filtered = %v, %v", back, err)
+	}
+}

@@ -17,7 +17,6 @@ package publish
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -148,8 +147,8 @@ func makePlan(root specs.Descriptor, set *oci.BlobSet) (*plan, error) {
 			if err != nil {
 				return fmt.Errorf("index %s: %w", d.Digest, err)
 			}
-			var idx specs.Index
-			if err := json.Unmarshal(data, &idx); err != nil {
+			idx, err := oci.ParseIndex(data)
+			if err != nil {
 				return fmt.Errorf("index %s: %w", d.Digest, err)
 			}
 			for _, m := range idx.Manifests {
@@ -171,8 +170,8 @@ func makePlan(root specs.Descriptor, set *oci.BlobSet) (*plan, error) {
 			if err != nil {
 				return fmt.Errorf("manifest %s (%s): %w", d.Digest, label, err)
 			}
-			var m specs.Manifest
-			if err := json.Unmarshal(data, &m); err != nil {
+			m, err := oci.ParseManifest(data)
+			if err != nil {
 				return fmt.Errorf("manifest %s: %w", d.Digest, err)
 			}
 			addBlob(m.Config, "config of "+label)

@@ -117,7 +117,7 @@ func TestPushInProcess(t *testing.T) {
 		root, set, layerPath := smallImage(t, t.TempDir(), "other layer content")
 		os.WriteFile(layerPath, []byte("other layer CONTENT"), 0o644)
 		_, err := Push(ctx, PushOptions{Client: ip.c, Repository: ip.host + "/corrupt", Tags: []string{"latest"}, Root: root, Blobs: set})
-		if err == nil || !strings.Contains(err.Error(), layerPath+" has digest sha256:") || !strings.Contains(err.Error(), "the build output is corrupt; nothing was committed") {
+		if err == nil || !strings.Contains(err.Error(), layerPath+" has 19 bytes with digest sha256:") || !strings.Contains(err.Error(), "the build output is corrupt; nothing of it was sent") {
 			t.Errorf("%v", err)
 		}
 		if _, err := ip.c.Resolve(ctx, ip.host+"/corrupt:latest", nil); err == nil {

@@ -87,3 +87,49 @@ func keyList(vars map[string]string) string {
 	sort.Strings(keys)
 	return strings.Join(keys, ", ")
 }
+
+// StampKeys returns the keys that {KEY} references in s name, in order of
+// appearance; malformed references are left to Expand to report.
+func StampKeys(s string) []string {
+	var keys []string
+	for {
+		i := strings.IndexByte(s, '{')
+		if i < 0 {
+			return keys
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			return keys
+		}
+		if k := s[i+1 : i+j]; k != "" && !strings.ContainsAny(k, "{ ") {
+			keys = append(keys, k)
+		}
+		s = s[i+j+1:]
+	}
+}
+
+// FilterStatus returns the lines of a workspace status holding the given
+// keys, sorted by key, in the status file format. Keys that the status
+// does not hold are left out: the command that needs one reports it.
+//
+// Stamped actions take this instead of stable-status.txt, which also holds
+// BUILD_HOST and BUILD_USER: two machines building the same commit then
+// give those actions equal inputs, and share them through a remote cache.
+func FilterStatus(vars map[string]string, keys []string) []byte {
+	want := map[string]bool{}
+	for _, k := range keys {
+		want[k] = true
+	}
+	sorted := make([]string, 0, len(want))
+	for k := range want {
+		if _, ok := vars[k]; ok {
+			sorted = append(sorted, k)
+		}
+	}
+	sort.Strings(sorted)
+	var b strings.Builder
+	for _, k := range sorted {
+		b.WriteString(k + " " + vars[k] + "\n")
+	}
+	return []byte(b.String())
+}

@@ -47,8 +47,24 @@ func (e *Error) Unwrap() error { return e.kind }
 
 // secrets are strings that must never appear in an error message.
 type secrets struct {
-	mu   sync.Mutex
-	list []string
+	mu    sync.Mutex
+	list  []string
+	known map[string]bool
+}
+
+// add records secrets; the caller holds s.mu.
+func (s *secrets) add(vs ...string) {
+	if s.known == nil {
+		s.known = map[string]bool{}
+	}
+	for _, v := range vs {
+		if v != "" && !s.known[v] {
+			s.known[v] = true
+			s.list = append(s.list, v)
+		}
+	}
+	// Longest first, so that a secret containing another is removed whole.
+	sort.Slice(s.list, func(i, j int) bool { return len(s.list[i]) > len(s.list[j]) })
 }
 
 // addAuth records the secret parts of a resolved credential.
@@ -58,16 +74,26 @@ func (s *secrets) addAuth(cfg *authn.AuthConfig) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, v := range []string{cfg.Password, cfg.Auth, cfg.IdentityToken, cfg.RegistryToken} {
-		if v != "" {
-			s.list = append(s.list, v)
-		}
-	}
+	s.add(cfg.Password, cfg.Auth, cfg.IdentityToken, cfg.RegistryToken)
 	if cfg.Password != "" {
-		s.list = append(s.list, base64.StdEncoding.EncodeToString([]byte(cfg.Username+":"+cfg.Password)))
+		s.add(base64.StdEncoding.EncodeToString([]byte(cfg.Username + ":" + cfg.Password)))
 	}
-	// Longest first, so that a secret containing another is removed whole.
-	sort.Slice(s.list, func(i, j int) bool { return len(s.list[i]) > len(s.list[j]) })
+}
+
+// addToken records a bearer token a token endpoint handed out, and its
+// base64 forms.
+func (s *secrets) addToken(tok string) {
+	if tok == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.known[tok] {
+		return
+	}
+	b := []byte(tok)
+	s.add(tok, base64.StdEncoding.EncodeToString(b), base64.URLEncoding.EncodeToString(b),
+		base64.RawStdEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b))
 }
 
 var (
@@ -109,9 +135,42 @@ func (c *Client) explain(subject, host string, err error, a *attempts) error {
 	if errors.Is(err, context.Canceled) {
 		return c.fail(nil, subject, "interrupted")
 	}
+	var stalled *stallError
+	if errors.As(err, &stalled) {
+		return c.fail(ErrUnavailable, subject, "%s %v%s", who(host, stalled.host, stalled.redirected), stalled, tries)
+	}
+	var large *bodyTooLargeError
+	if errors.As(err, &large) {
+		return c.fail(nil, subject, "%s: %v", who(host, large.host, large.redirected), large)
+	}
+	var redirects *redirectError
+	if errors.As(err, &redirects) {
+		return c.fail(nil, subject, "%s", describeRedirects(redirects.chain))
+	}
+	if strings.Contains(err.Error(), fmt.Sprintf("stopped after %d redirects", maxRedirects)) {
+		// go-containerregistry's own client (the /v2/ ping) stopped; the
+		// URLs are in the attempts record.
+		chain := a.urls()
+		if len(chain) > maxRedirects+1 {
+			chain = chain[len(chain)-maxRedirects-1:]
+		}
+		return c.fail(nil, subject, "%s", describeRedirects(chain))
+	}
 	var te *transport.Error
 	if errors.As(err, &te) {
 		detail := registryDetail(te)
+		// The host that answered: the registry, its token service (a
+		// realm on another host), or a host it redirected the request to.
+		answered, redirected := host, false
+		if te.Request != nil && te.Request.URL != nil && te.Request.URL.Host != host {
+			answered, redirected = te.Request.URL.Host, te.Request.Response != nil
+		}
+		if redirected && (te.StatusCode == 401 || te.StatusCode == 403) {
+			// Blob storage behind a redirect (a CDN, a signed URL): our
+			// credentials are not sent there, so they are not the cause.
+			return c.fail(ErrAuth, subject, "%s answered HTTP %d for %s: it is a redirect target (registry %s sent the request there), and no credentials are sent to a redirect target, so the Docker config is not the cause; the redirect may have expired or the storage refuses it%s",
+				answered, te.StatusCode, shortURL(te.Request.URL), host, detail)
+		}
 		switch te.StatusCode {
 		case 401:
 			return c.fail(ErrAuth, subject, "authentication failed: %s%s", c.credentialHint(host), detail)
@@ -120,12 +179,12 @@ func (c *Client) explain(subject, host string, err error, a *attempts) error {
 		case 404:
 			return c.fail(ErrNotFound, subject, "not found%s", detail)
 		case 429:
-			return c.fail(ErrUnavailable, subject, "registry %s is rate limiting requests%s%s", host, tries, detail)
+			return c.fail(ErrUnavailable, subject, "%s is rate limiting requests%s%s", who(host, answered, redirected), tries, detail)
 		}
 		if te.StatusCode >= 500 {
-			return c.fail(ErrUnavailable, subject, "registry %s failed with HTTP %d%s%s", host, te.StatusCode, tries, detail)
+			return c.fail(ErrUnavailable, subject, "%s failed with HTTP %d%s%s", who(host, answered, redirected), te.StatusCode, tries, detail)
 		}
-		return c.fail(nil, subject, "registry %s answered HTTP %d%s", host, te.StatusCode, detail)
+		return c.fail(nil, subject, "%s answered HTTP %d%s", who(host, answered, redirected), te.StatusCode, detail)
 	}
 	if tlsError(err) {
 		return c.fail(ErrTLS, subject, "cannot verify the TLS certificate of %s: %v; if the registry uses a private CA, pass --ca-file CA.pem or set SSL_CERT_FILE", host, err)
@@ -142,6 +201,34 @@ func (c *Client) explain(subject, host string, err error, a *attempts) error {
 		return c.fail(ErrUnavailable, subject, "registry %s unreachable%s: %v", host, tries, err)
 	}
 	return c.fail(nil, subject, "%v", err)
+}
+
+// who names the host that answered: the registry, a host it redirected
+// the request to, or its token service.
+func who(registry, answered string, redirected bool) string {
+	switch {
+	case answered == "" || answered == registry:
+		return "registry " + registry
+	case redirected:
+		return answered + " (a redirect target of registry " + registry + ")"
+	}
+	return answered + " (the token service of registry " + registry + ")"
+}
+
+// describeRedirects says where a request that was redirected too often
+// went: the loop, if a URL came back, or every hop.
+func describeRedirects(chain []string) string {
+	seen := map[string]bool{}
+	for i, u := range chain {
+		if seen[u] {
+			return fmt.Sprintf("redirect loop: %s (stopped after %d redirects)", strings.Join(chain[:i+1], " → "), maxRedirects)
+		}
+		seen[u] = true
+	}
+	if len(chain) == 0 {
+		return fmt.Sprintf("too many redirects (more than %d)", maxRedirects)
+	}
+	return fmt.Sprintf("too many redirects (more than %d): %s", maxRedirects, strings.Join(chain, " → "))
 }
 
 // registryDetail formats the registry's own error codes, e.g.

@@ -19,9 +19,9 @@ import (
 const (
 	// MaxManifestSize bounds an index or manifest; registries reject
 	// manifests over 4 MiB.
-	MaxManifestSize = 8 << 20
+	MaxManifestSize = oci.MaxManifestSize
 	// MaxConfigSize bounds an image config.
-	MaxConfigSize = 32 << 20
+	MaxConfigSize = oci.MaxConfigSize
 )
 
 // manifestTypes are what a manifest GET accepts.
@@ -55,7 +55,7 @@ func (c *Client) fetchManifest(ctx context.Context, r *repository, ref string, w
 			break
 		}
 		if !errors.Is(err, errBodyCut) || attempt >= c.attempts() {
-			return nil, err
+			return nil, gaveUp(err, attempt)
 		}
 	}
 	got := digest.FromBytes(body)
@@ -147,6 +147,16 @@ func (c *Client) readManifest(ctx context.Context, r *repository, ref, subject s
 
 func (c *Client) attempts() int { return c.opts.Retry.withDefaults().Attempts }
 
+// gaveUp returns err, saying how often the download was tried when the
+// last of several tries broke off (was cut or stalled).
+func gaveUp(err error, attempts int) error {
+	var e *Error
+	if attempts > 1 && errors.Is(err, errBodyCut) && errors.As(err, &e) {
+		return &Error{msg: fmt.Sprintf("%s (gave up after %d attempts)", e.msg, attempts), kind: e.kind}
+	}
+	return err
+}
+
 // fetchBlob GETs blob d of the given size (negative: unknown, then up to
 // limit bytes) and streams it through verification into the writer that
 // open returns; open is called again, and must start afresh, when a broken
@@ -162,7 +172,7 @@ func (c *Client) fetchBlob(ctx context.Context, r *repository, d digest.Digest, 
 	for attempt := 1; ; attempt++ {
 		err := c.fetchBlobOnce(ctx, r, d, size, limit, subject, what, open)
 		if err == nil || !errors.Is(err, errBodyCut) || attempt >= c.attempts() {
-			return err
+			return gaveUp(err, attempt)
 		}
 	}
 }

@@ -21,7 +21,7 @@ func (c *Client) FileSHA256(ctx context.Context, rawURL string) (string, error) 
 		return "", &Error{msg: fmt.Sprintf("%s: not an http(s) URL", redactURL(rawURL))}
 	}
 	subject := u.Redacted()
-	actx, a := withAttempts(ctx)
+	actx, a := withAttempts(contentRequest(ctx))
 	req, err := http.NewRequestWithContext(actx, http.MethodGet, rawURL, nil)
 	if err != nil {
 		return "", c.fail(nil, subject, "%v", err)
@@ -47,6 +47,9 @@ func (c *Client) hashResponse(client *http.Client, req *http.Request, subject st
 			kind = ErrNotFound
 		} else if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 			kind = ErrAuth
+		}
+		if resp.Request != nil && resp.Request.URL.Host != req.URL.Host {
+			return "", c.fail(kind, subject, "HTTP %s from %s, a redirect target (%s; no credentials are sent to it)", resp.Status, resp.Request.URL.Host, shortURL(resp.Request.URL))
 		}
 		return "", c.fail(kind, subject, "HTTP %s", resp.Status)
 	}

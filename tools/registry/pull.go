@@ -161,10 +161,8 @@ func reuseManifest(dir string, want, wantConfig digest.Digest, platform *specs.P
 	if err != nil {
 		return nil
 	}
-	var mt struct {
-		MediaType string `json:"mediaType"`
-	}
-	if json.Unmarshal(m, &mt) != nil {
+	mt, err := oci.ParseManifest(m)
+	if err != nil {
 		return nil
 	}
 	img, err := oci.ParseImage(specs.Descriptor{MediaType: mt.MediaType, Digest: want, Size: int64(len(m))}, m, cfg)
@@ -251,9 +249,9 @@ func (c *Client) PullBlobs(ctx context.Context, o PullBlobsOptions) (*PullBlobsR
 		return nil, err
 	}
 	subject := parsed.Context().String()
-	var man specs.Manifest
-	if err := json.Unmarshal(o.Manifest, &man); err != nil {
-		return nil, c.fail(nil, subject, "manifest: %v", err)
+	man, err := oci.ParseManifest(o.Manifest)
+	if err != nil {
+		return nil, c.fail(nil, subject, "the manifest (%s) is not an image manifest: %v", digest.FromBytes(o.Manifest), err)
 	}
 	if man.MediaType != "" && !oci.IsManifest(man.MediaType) || man.Config.Digest == "" {
 		return nil, c.fail(nil, subject, "the manifest (%s) is not an image manifest", digest.FromBytes(o.Manifest))

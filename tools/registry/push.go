@@ -180,13 +180,6 @@ func (p *Repo) url(kind, ref string) string {
 	return u.String()
 }
 
-func (p *Repo) stallTimeout() time.Duration {
-	if p.c.opts.StallTimeout > 0 {
-		return p.c.opts.StallTimeout
-	}
-	return DefaultStallTimeout
-}
-
 // attemptError is one failed try of an upload or download, with what the
 // retry loop needs to know.
 type attemptError struct {
@@ -194,6 +187,7 @@ type attemptError struct {
 	retryAfter time.Duration
 	hasAfter   bool
 	permanent  bool
+	stalled    *stallError // the request stalled
 }
 
 func (e *attemptError) Error() string { return e.err.Error() }
@@ -214,7 +208,9 @@ func (p *Repo) do(req *http.Request, a *attempts, subject string, want ...int) (
 		err = ue.Err
 	}
 	if err != nil {
-		return nil, &attemptError{err: p.c.explain(subject, p.Registry(), err, a), permanent: permanentNetError(err)}
+		ae := &attemptError{err: p.c.explain(subject, p.Registry(), err, a), permanent: permanentNetError(err)}
+		errors.As(err, &ae.stalled)
+		return nil, ae
 	}
 	for _, w := range want {
 		if resp.StatusCode == w {
@@ -226,7 +222,7 @@ func (p *Repo) do(req *http.Request, a *attempts, subject string, want ...int) (
 		ae.retryAfter, ae.hasAfter = parseRetryAfter(ra, time.Now())
 	}
 	cerr := transport.CheckError(resp, want...)
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxSmallBody))
 	resp.Body.Close()
 	ae.err = p.c.explain(subject, p.Registry(), cerr, a)
 	ae.permanent = permanentStatus(resp.StatusCode, cerr)
@@ -380,11 +376,16 @@ type UploadResult struct {
 	Chunked bool
 }
 
-// UploadBlob uploads blob desc (digest and size) from src, checking every
-// byte against the digest while it streams, and succeeds only when the
-// registry confirms the digest (Docker-Content-Digest, or a HEAD). Any
-// failure of an attempt (connection cut, 5xx, 429, stall, a session lost)
-// is retried from a fresh upload session after a backoff (or the
+// UploadBlob uploads blob desc (digest and size) from src and succeeds only
+// when the registry confirms the digest (Docker-Content-Digest, or a HEAD).
+// Nothing wrong is sent: a blob up to MonolithicMax is read into memory and
+// checked against its digest and size before its PUT, so the bytes checked
+// are the bytes sent; a larger one from a local file is read through and
+// checked before its upload starts, and hashed again while it streams, so
+// that bytes that changed in between fail the PATCH and the upload is
+// never completed (the same check guards a stream from another registry).
+// Any failure of an attempt (connection cut, 5xx, 429, stall, a session
+// lost) is retried from a fresh upload session after a backoff (or the
 // Retry-After the registry asked for), up to Options.Retry.Attempts; bytes
 // that do not match from a local file, refused credentials and invalid
 // names are not retried.
@@ -399,7 +400,15 @@ func (p *Repo) UploadBlob(ctx context.Context, desc specs.Descriptor, src BlobSo
 		max = MonolithicMax
 	}
 	retry := p.c.opts.Retry.withDefaults()
-	res := &UploadResult{Chunked: size > max}
+	chunked := size > max
+	res := &UploadResult{Chunked: chunked}
+	var data []byte // a small blob's checked bytes
+	if !src.Remote {
+		var err error
+		if data, err = p.readSource(ctx, d, size, src, !chunked, subject); err != nil {
+			return res, unwrapAttempt(err)
+		}
+	}
 	session := o.Session
 	for attempt := 1; ; attempt++ {
 		res.Attempts = attempt
@@ -411,7 +420,7 @@ func (p *Repo) UploadBlob(ctx context.Context, desc specs.Descriptor, src BlobSo
 				return res, nil
 			}
 		}
-		sent, err := p.uploadOnce(ctx, d, size, src, session, size > max, o.Progress)
+		sent, err := p.uploadOnce(ctx, d, size, src, data, session, chunked, o.Progress)
 		res.Sent += sent
 		if err == nil {
 			return res, nil
@@ -452,10 +461,67 @@ func errKind(err error) error {
 	return nil
 }
 
+// readSource reads src through and checks its size and digest before any
+// of it is sent; keep says to return its bytes (a small blob's). Wrong
+// bytes from a local file are a permanent error naming the file and both
+// digests; from a registry, an *attemptError (worth another try).
+func (p *Repo) readSource(ctx context.Context, d digest.Digest, size int64, src BlobSource, keep bool, subject string) ([]byte, error) {
+	r, err := src.Open(ctx)
+	if err != nil {
+		if src.Remote {
+			return nil, &attemptError{err: unwrapAttempt(err)}
+		}
+		return nil, p.c.fail(nil, subject, "%v", err)
+	}
+	defer r.Close()
+	digester := digest.SHA256.Digester()
+	w := io.Writer(digester.Hash())
+	var kept keepUpTo
+	if keep {
+		kept.max = size
+		w = io.MultiWriter(w, &kept)
+	}
+	n, err := io.Copy(w, r)
+	if err != nil {
+		if src.Remote {
+			return nil, &attemptError{err: unwrapAttempt(p.c.explain(subject, p.Registry(), err, nil))}
+		}
+		return nil, p.c.fail(nil, subject, "reading %s: %v", src.Where, err)
+	}
+	if got := digester.Digest(); n != size || got != d {
+		if src.Remote {
+			return nil, &attemptError{err: p.c.fail(ErrVerify, subject, "the bytes read from %s are %d bytes with digest %s, not the blob's %d bytes: corrupt in transit, or not the blob", src.Where, n, got, size)}
+		}
+		return nil, p.c.fail(ErrVerify, subject, "%s has %d bytes with digest %s, but its descriptor says %d bytes with digest %s: the build output is corrupt; nothing of it was sent", src.Where, n, got, size, d)
+	}
+	return kept.buf, nil
+}
+
+// keepUpTo keeps the first max bytes written to it and counts the rest.
+type keepUpTo struct {
+	max int64
+	buf []byte
+}
+
+func (k *keepUpTo) Write(p []byte) (int, error) {
+	if rest := k.max - int64(len(k.buf)); rest > 0 {
+		k.buf = append(k.buf, p[:min(int64(len(p)), rest)]...)
+	}
+	return len(p), nil
+}
+
 // uploadOnce is one attempt: open a session (unless given), send the
-// bytes, commit with the digest, and check what the registry says it got.
-func (p *Repo) uploadOnce(ctx context.Context, d digest.Digest, size int64, src BlobSource, session string, chunked bool, progress func(int64)) (int64, error) {
+// bytes (data, a small blob's checked bytes, or a stream from src), commit
+// with the digest, and check what the registry says it got.
+func (p *Repo) uploadOnce(ctx context.Context, d digest.Digest, size int64, src BlobSource, data []byte, session string, chunked bool, progress func(int64)) (int64, error) {
 	subject := p.name + "@" + d.String()
+	if !chunked && data == nil {
+		// A small blob from another registry: read and checked first.
+		var err error
+		if data, err = p.readSource(ctx, d, size, src, true, subject); err != nil {
+			return 0, err
+		}
+	}
 	if session == "" {
 		actx, a := withAttempts(ctx)
 		req, err := http.NewRequestWithContext(actx, http.MethodPost, p.url("blobs", "uploads/"), nil)
@@ -471,24 +537,30 @@ func (p *Repo) uploadOnce(ctx context.Context, d digest.Digest, size int64, src 
 			return 0, &attemptError{err: p.c.fail(ErrUnavailable, subject, "starting an upload: %v", err)}
 		}
 	}
-	r, err := src.Open(ctx)
-	if err != nil {
-		if src.Remote {
-			return 0, &attemptError{err: unwrapAttempt(err)}
+	var r io.ReadCloser
+	if data != nil || size == 0 {
+		r = io.NopCloser(bytes.NewReader(data))
+	} else {
+		var err error
+		if r, err = src.Open(ctx); err != nil {
+			if src.Remote {
+				return 0, &attemptError{err: unwrapAttempt(err)}
+			}
+			return 0, p.c.fail(nil, subject, "%v", err)
 		}
-		return 0, p.c.fail(nil, subject, "%v", err)
 	}
 	defer r.Close()
-	wctx, wd, stop := watch(ctx, p.stallTimeout())
-	defer stop()
-	body := &uploadBody{r: r, want: d, size: size, digester: digest.SHA256.Digester(), progress: progress, wd: wd}
+	// The request body is an *uploadBody, not a bytes.Reader: the
+	// transport does not replay it; a failed attempt starts again from a
+	// fresh session.
+	body := &uploadBody{r: r, want: d, size: size, digester: digest.SHA256.Digester(), progress: progress}
 
 	method := http.MethodPut
 	target := withDigest(session, d)
 	if chunked {
 		method, target = http.MethodPatch, session
 	}
-	actx, a := withAttempts(wctx)
+	actx, a := withAttempts(ctx)
 	req, err := http.NewRequestWithContext(actx, method, target, body)
 	if err != nil {
 		return 0, p.c.fail(nil, subject, "%v", err)
@@ -500,7 +572,7 @@ func (p *Repo) uploadOnce(ctx context.Context, d digest.Digest, size int64, src 
 		want = http.StatusAccepted
 	}
 	resp, err := p.do(req, a, subject, want)
-	if err := body.failure(p, subject, src, wd, err); err != nil {
+	if err := body.failure(p, subject, src, err); err != nil {
 		return body.n, err
 	}
 	resp.Body.Close()
@@ -568,7 +640,6 @@ type uploadBody struct {
 	digester digest.Digester
 	n        int64
 	progress func(int64)
-	wd       *watchdog
 	readErr  error // from the source
 	badBytes error // the source's bytes do not match
 }
@@ -581,7 +652,6 @@ func (b *uploadBody) Read(buf []byte) (int, error) {
 	if n > 0 {
 		b.digester.Hash().Write(buf[:n])
 		b.n += int64(n)
-		b.wd.kick()
 		if b.progress != nil {
 			b.progress(b.n)
 		}
@@ -605,18 +675,19 @@ func (b *uploadBody) Read(buf []byte) (int, error) {
 
 // failure turns what went wrong with a request carrying b into the error
 // to return (nil when nothing did).
-func (b *uploadBody) failure(p *Repo, subject string, src BlobSource, wd *watchdog, err error) error {
+func (b *uploadBody) failure(p *Repo, subject string, src BlobSource, err error) error {
+	var ae *attemptError
 	switch {
 	case b.badBytes != nil && src.Remote:
 		return &attemptError{err: p.c.fail(ErrVerify, subject, "the bytes streamed from %s %v: corrupt in transit, or not the blob", src.Where, b.badBytes)}
 	case b.badBytes != nil:
-		return p.c.fail(ErrVerify, subject, "%s %v: the build output is corrupt; nothing was committed", src.Where, b.badBytes)
+		return p.c.fail(ErrVerify, subject, "%s %v, but it was checked before the upload: it changed while being sent; nothing was committed", src.Where, b.badBytes)
 	case b.readErr != nil && src.Remote:
 		return &attemptError{err: unwrapAttempt(p.c.explain(subject, p.Registry(), b.readErr, nil))}
 	case b.readErr != nil:
 		return p.c.fail(nil, subject, "reading %s: %v", src.Where, b.readErr)
-	case wd.fired.Load():
-		return &attemptError{err: p.c.fail(ErrUnavailable, subject, "the upload stalled: no progress for %v after %d of %d bytes", wd.timeout, b.n, b.size)}
+	case errors.As(err, &ae) && ae.stalled != nil:
+		return &attemptError{err: p.c.fail(ErrUnavailable, subject, "the upload stalled: no progress for %v after %d of %d bytes (%s)", ae.stalled.timeout, b.n, b.size, ae.stalled.what)}
 	}
 	return err
 }

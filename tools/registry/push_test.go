@@ -246,3 +246,64 @@ func TestRepositoryWithCredentialsNotEchoed(t *testing.T) {
 		t.Errorf("%v", err)
 	}
 }
+
+// TestUploadChecksBeforeSending: a local blob that does not match its
+// descriptor sends nothing at all, small or streamed; one that changes
+// after the check fails its PATCH and is never completed.
+func TestUploadChecksBeforeSending(t *testing.T) {
+	reg := startRegistry(t, nil)
+	c := reg.client(t, Options{})
+	ctx := context.Background()
+	repo, err := c.OpenRepo(ctx, reg.host+"/checked", RepoOptions{Push: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uploads := func() []string {
+		reg.faults.mu.Lock()
+		defer reg.faults.mu.Unlock()
+		var out []string
+		for _, r := range reg.faults.requests {
+			if strings.Contains(r, "/checked/blobs/uploads/") {
+				out = append(out, r)
+			}
+		}
+		reg.faults.requests = nil
+		return out
+	}
+	want := bytes.Repeat([]byte("0123456789abcdef"), 8<<10) // 128 KiB
+	bad := append([]byte(nil), want...)
+	bad[1000] ^= 1
+	for _, max := range []int64{1 << 20, 64 << 10} { // one PUT; streamed
+		uploads()
+		_, err := repo.UploadBlob(ctx, blobDesc(want), bytesSource(bad, false), UploadOptions{MonolithicMax: max})
+		if !errors.Is(err, ErrVerify) || !strings.Contains(err.Error(), "test bytes has 131072 bytes with digest "+digest.FromBytes(bad).String()+", but its descriptor says 131072 bytes with digest "+digest.FromBytes(want).String()) {
+			t.Errorf("max %d: %v", max, err)
+		}
+		if u := uploads(); len(u) != 0 {
+			t.Errorf("max %d: a corrupt blob was sent: %v", max, u)
+		}
+	}
+	// Right when checked, wrong when streamed.
+	opens := 0
+	src := BlobSource{Where: "a changing file", Open: func(context.Context) (io.ReadCloser, error) {
+		opens++
+		if opens == 1 {
+			return io.NopCloser(bytes.NewReader(want)), nil
+		}
+		return io.NopCloser(bytes.NewReader(bad)), nil
+	}}
+	_, err = repo.UploadBlob(ctx, blobDesc(want), src, UploadOptions{MonolithicMax: 64 << 10})
+	if !errors.Is(err, ErrVerify) || !strings.Contains(err.Error(), "changed while being sent; nothing was committed") {
+		t.Errorf("changing file: %v", err)
+	}
+	u := uploads()
+	for _, r := range u {
+		if strings.HasPrefix(r, "PUT ") {
+			t.Errorf("the upload was completed: %v", u)
+		}
+	}
+	if ok, _ := repo.HasBlob(ctx, digest.FromBytes(want)); ok {
+		t.Error("the blob was committed")
+	}
+	t.Logf("requests of the changing file's upload: %v", u)
+}

@@ -27,13 +27,21 @@
 // out whether the lost attempt committed it. Blobs are mounted from another
 // repository of the same registry (MountBlob) and streamed out of a
 // repository (OpenBlob) with verification and Range resumption, so that a
-// registry-to-registry copy touches no disk. Transfers that make no progress
-// for Options.StallTimeout are abandoned and retried.
+// registry-to-registry copy touches no disk. A blob from the build is
+// checked against its digest and size before any of it is sent.
+//
+// Bounds: every request, and every read of a response body, runs under one
+// stall watchdog (watchTransport): a transfer that makes no progress for
+// Options.StallTimeout is abandoned and retried like a dropped connection.
+// Response bodies that are not content (the /v2/ ping, tokens, errors,
+// answers to uploads) are read up to MaxSmallBody; manifests up to
+// MaxManifestSize, configs up to MaxConfigSize, layers up to their size.
 //
 // Errors (*Error) name the reference and say what went wrong; they never
 // contain a credential: every secret the keychain returned is scrubbed from
-// them, as are URL userinfo, token query parameters and Authorization
-// headers. The package does not log.
+// them, as is every bearer token a token endpoint handed out (learned from
+// the Authorization headers sent), URL userinfo, token query parameters and
+// Authorization headers. The package does not log.
 //
 // The package uses go-containerregistry's name, authn and transport
 // packages, and speaks the distribution API itself rather than through
@@ -45,7 +53,6 @@ package registry
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -74,13 +81,11 @@ type Options struct {
 	// UserAgent is sent with every request. The default is
 	// "rules_repro".
 	UserAgent string
-	// StallTimeout is how long a blob upload or a streamed blob download
-	// may make no progress before it is abandoned (and retried). The
-	// default is 60s.
+	// StallTimeout is how long any transfer (a request waiting for its
+	// answer, an upload, the read of any response body) may make no
+	// progress before it is abandoned (and retried). The default is
+	// DefaultStallTimeout.
 	StallTimeout time.Duration
-
-	// transport replaces the base transport (TLS, retries); a test seam.
-	transport http.RoundTripper
 }
 
 // Client fetches from registries. It is safe for concurrent use.
@@ -102,19 +107,39 @@ func New(o Options) (*Client, error) {
 	if o.UserAgent == "" {
 		o.UserAgent = "rules_repro"
 	}
-	base := o.transport
-	if base == nil {
-		var err error
-		if base, err = newBaseTransport(o.CAFiles, o.Insecure, o.Retry); err != nil {
-			return nil, err
-		}
+	if o.StallTimeout <= 0 {
+		o.StallTimeout = DefaultStallTimeout
 	}
-	return &Client{
+	base, err := newBaseTransport(o.CAFiles, o.Insecure, o.Retry, o.StallTimeout)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
 		opts:      o,
-		base:      transport.NewUserAgent(base, o.UserAgent),
 		repos:     map[string]*repository{},
 		anonymous: map[string]bool{},
-	}, nil
+	}
+	c.base = &recordTransport{next: transport.NewUserAgent(base, o.UserAgent), secrets: &c.secrets}
+	return c, nil
+}
+
+// recordTransport is the top of the base transport, under
+// go-containerregistry's authentication: each request (each hop of a
+// redirect) is recorded in its attempts counter, and every bearer token
+// the authentication sends is added to the secrets scrubbed from errors.
+type recordTransport struct {
+	next    http.RoundTripper
+	secrets *secrets
+}
+
+func (t *recordTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if scheme, tok, ok := strings.Cut(req.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		t.secrets.addToken(strings.TrimSpace(tok))
+	}
+	if a, _ := req.Context().Value(attemptsKey{}).(*attempts); a != nil {
+		a.hop(req.URL)
+	}
+	return t.next.RoundTrip(req)
 }
 
 // repository is an authenticated connection to one repository.
@@ -143,11 +168,26 @@ func (c *Client) repository(ctx context.Context, repo name.Repository, subject s
 	return c.authenticate(ctx, repo, subject, []string{repo.Scope(transport.PullScope)}, repo.Name())
 }
 
-// sameSchemeRedirects follows up to 10 redirects (blob storage often
-// redirects to a CDN) but never from HTTPS to plain HTTP.
+// maxRedirects is how many redirects a request follows (blob storage
+// often redirects to a CDN, sometimes twice).
+const maxRedirects = 10
+
+// redirectError is a request that was redirected maxRedirects times.
+type redirectError struct{ chain []string }
+
+func (e *redirectError) Error() string {
+	return fmt.Sprintf("stopped after %d redirects", maxRedirects)
+}
+
+// sameSchemeRedirects follows up to maxRedirects redirects but never from
+// HTTPS to plain HTTP.
 func sameSchemeRedirects(req *http.Request, via []*http.Request) error {
-	if len(via) >= 10 {
-		return errors.New("stopped after 10 redirects")
+	if len(via) >= maxRedirects {
+		chain := make([]string, 0, len(via)+1)
+		for _, r := range via {
+			chain = append(chain, shortURL(r.URL))
+		}
+		return &redirectError{chain: append(chain, shortURL(req.URL))}
 	}
 	if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
 		return fmt.Errorf("refusing redirect from HTTPS to %s", req.URL.Redacted())
@@ -163,7 +203,7 @@ func (c *Client) get(ctx context.Context, r *repository, kind, ref, subject stri
 		Host:   r.repo.RegistryStr(),
 		Path:   fmt.Sprintf("/v2/%s/%s/%s", r.repo.RepositoryStr(), kind, ref),
 	}
-	actx, a := withAttempts(ctx)
+	actx, a := withAttempts(contentRequest(ctx))
 	req, err := http.NewRequestWithContext(actx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, a, c.fail(nil, subject, "%v", err)
@@ -176,7 +216,7 @@ func (c *Client) get(ctx context.Context, r *repository, kind, ref, subject stri
 		return nil, a, c.explain(subject, r.repo.RegistryStr(), err, a)
 	}
 	if err := transport.CheckError(resp, http.StatusOK); err != nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxSmallBody))
 		resp.Body.Close()
 		return nil, a, c.explain(subject, r.repo.RegistryStr(), err, a)
 	}

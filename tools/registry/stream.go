@@ -6,65 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sync/atomic"
-	"time"
 
 	digest "github.com/opencontainers/go-digest"
 )
-
-// errStalled is the cause given when a watchdog gives up on a transfer.
-var errStalled = errors.New("transfer stalled")
-
-// watchdog cancels a transfer that makes no progress for timeout.
-type watchdog struct {
-	timeout time.Duration
-	last    atomic.Int64 // unix nanoseconds of the last progress
-	fired   atomic.Bool
-}
-
-// watch returns a context that is cancelled when w is not kicked for
-// timeout, and a stop function that ends the watch (and the context).
-func watch(ctx context.Context, timeout time.Duration) (context.Context, *watchdog, func()) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	w := &watchdog{timeout: timeout}
-	w.kick()
-	done := make(chan struct{})
-	tick := timeout / 4
-	if tick < 5*time.Millisecond {
-		tick = 5 * time.Millisecond
-	}
-	go func() {
-		t := time.NewTicker(tick)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case now := <-t.C:
-				if now.Sub(time.Unix(0, w.last.Load())) > timeout {
-					w.fired.Store(true)
-					cancel(errStalled)
-					return
-				}
-			}
-		}
-	}()
-	var once atomic.Bool
-	return ctx, w, func() {
-		if once.CompareAndSwap(false, true) {
-			close(done)
-			cancel(context.Canceled)
-		}
-	}
-}
-
-func (w *watchdog) kick() {
-	if w != nil {
-		w.last.Store(time.Now().UnixNano())
-	}
-}
 
 // OpenBlob streams blob d (of size bytes; negative when unknown) out of the
 // repository. The reader checks the size and digest as the bytes go by: a
@@ -97,19 +41,15 @@ type blobReader struct {
 	tries    int
 
 	body io.ReadCloser
-	wd   *watchdog
-	stop func()
 	err  error // sticky
 }
 
 // connect GETs the blob from offset n.
 func (b *blobReader) connect() error {
 	b.tries++
-	wctx, wd, stop := watch(b.ctx, b.p.stallTimeout())
-	actx, a := withAttempts(wctx)
+	actx, a := withAttempts(contentRequest(b.ctx))
 	req, err := http.NewRequestWithContext(actx, http.MethodGet, b.p.url("blobs", b.d.String()), nil)
 	if err != nil {
-		stop()
 		return b.p.c.fail(nil, b.subject, "%v", err)
 	}
 	if b.n > 0 {
@@ -117,10 +57,6 @@ func (b *blobReader) connect() error {
 	}
 	resp, err := b.p.do(req, a, b.subject, http.StatusOK, http.StatusPartialContent)
 	if err != nil {
-		stop()
-		if wd.fired.Load() {
-			return &attemptError{err: b.p.c.fail(ErrUnavailable, b.subject, "the download stalled: no answer for %v", wd.timeout)}
-		}
 		if errors.Is(err, ErrNotFound) {
 			return b.p.c.fail(ErrNotFound, b.subject, "the registry does not have blob %s", b.d)
 		}
@@ -132,17 +68,15 @@ func (b *blobReader) connect() error {
 	}
 	if b.size >= 0 && resp.ContentLength >= 0 && resp.ContentLength+(b.n-skip) != b.size {
 		resp.Body.Close()
-		stop()
 		return b.p.c.fail(ErrVerify, b.subject, "the registry announces %d bytes from offset %d for blob %s, but its descriptor says %d in all", resp.ContentLength, b.n-skip, b.d, b.size)
 	}
 	if skip > 0 {
 		if _, err := io.CopyN(io.Discard, resp.Body, skip); err != nil {
 			resp.Body.Close()
-			stop()
 			return &attemptError{err: b.p.c.explain(b.subject, b.p.Registry(), err, nil)}
 		}
 	}
-	b.body, b.wd, b.stop = resp.Body, wd, stop
+	b.body = resp.Body
 	return nil
 }
 
@@ -158,7 +92,6 @@ func (b *blobReader) Read(buf []byte) (int, error) {
 		}
 		n, err := b.body.Read(buf)
 		if n > 0 {
-			b.wd.kick()
 			b.digester.Hash().Write(buf[:n])
 			b.n += int64(n)
 			if b.size >= 0 && b.n > b.size {
@@ -185,16 +118,15 @@ func (b *blobReader) Read(buf []byte) (int, error) {
 			return n, io.EOF
 		}
 		// A broken or stalled stream: resume from b.n.
-		stalled := b.wd.fired.Load()
 		b.body.Close()
-		b.stop()
 		if b.ctx.Err() != nil {
 			b.err = b.p.c.fail(nil, b.subject, "interrupted")
 			return n, b.err
 		}
 		cause := b.p.c.explain(b.subject, b.p.Registry(), err, nil)
-		if stalled {
-			cause = b.p.c.fail(ErrUnavailable, b.subject, "the download stalled: no progress for %v after %d bytes", b.wd.timeout, b.n)
+		var stalled *stallError
+		if errors.As(err, &stalled) {
+			cause = b.p.c.fail(ErrUnavailable, b.subject, "the download %v after %d bytes", stalled, b.n)
 		}
 		if b.tries >= b.p.c.attempts() {
 			b.err = b.p.c.fail(errKind(cause), b.subject, "download broke off %d times, giving up; the last time: %v", b.tries, cause)
@@ -214,9 +146,6 @@ func (b *blobReader) Read(buf []byte) (int, error) {
 func (b *blobReader) Close() error {
 	if b.body != nil {
 		b.body.Close()
-	}
-	if b.stop != nil {
-		b.stop()
 	}
 	return nil
 }

@@ -10,8 +10,10 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -55,10 +57,34 @@ func (r Retry) withDefaults() Retry {
 }
 
 // attemptsKey carries an *attempts counter in a request's context, so that
-// an error message can say how often a request was tried.
+// an error message can say how often a request was tried, and which URLs
+// it was sent to (the hops of its redirects).
 type attemptsKey struct{}
 
-type attempts struct{ n atomic.Int64 }
+type attempts struct {
+	n atomic.Int64
+
+	mu   sync.Mutex
+	hops []string
+}
+
+// hop records a URL the request was sent to (the first few dozen).
+func (a *attempts) hop(u *url.URL) {
+	a.mu.Lock()
+	if len(a.hops) < 4*maxRedirects {
+		a.hops = append(a.hops, shortURL(u))
+	}
+	a.mu.Unlock()
+}
+
+func (a *attempts) urls() []string {
+	if a == nil {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.hops...)
+}
 
 func withAttempts(ctx context.Context) (context.Context, *attempts) {
 	a := &attempts{}
@@ -105,7 +131,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, err
 		}
 		if resp != nil {
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxSmallBody))
 			resp.Body.Close()
 		}
 		if err := t.sleep(req.Context(), wait); err != nil {
@@ -220,8 +246,9 @@ func (t httpsOnly) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // newBaseTransport returns the transport under authentication: TLS with the
 // system roots plus caFiles (or no verification when insecure), proxies
-// from the environment, bounded timeouts and retries.
-func newBaseTransport(caFiles []string, insecure bool, retry Retry) (http.RoundTripper, error) {
+// from the environment, bounded timeouts, retries, and under the retries
+// the stall watchdog and the bound on small bodies (watchTransport).
+func newBaseTransport(caFiles []string, insecure bool, retry Retry, stall time.Duration) (http.RoundTripper, error) {
 	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
 	if insecure {
 		tlsConfig.InsecureSkipVerify = true //nolint:gosec // --insecure, with a warning
@@ -250,9 +277,11 @@ func newBaseTransport(caFiles []string, insecure bool, retry Retry) (http.RoundT
 		MaxIdleConnsPerHost:   16,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   15 * time.Second,
-		ResponseHeaderTimeout: 60 * time.Second,
 		ExpectContinueTimeout: time.Second,
+		// No ResponseHeaderTimeout: the stall watchdog covers the wait
+		// for an answer, with the timeout the user set.
 	}
+	rt = &watchTransport{next: rt, timeout: stall}
 	rt = &retryTransport{next: rt, retry: retry.withDefaults(), sleep: sleepCtx}
 	if !insecure {
 		rt = httpsOnly{next: rt}

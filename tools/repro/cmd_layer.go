@@ -6,7 +6,6 @@ import (
 	"io"
 
 	digest "github.com/opencontainers/go-digest"
-	specs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/rules-repro/rules_repro/tools/layer"
 	"github.com/rules-repro/rules_repro/tools/oci"
 )
@@ -104,8 +103,8 @@ func cmdLayer(args []string, stdout io.Writer) error {
 // readLowerManifest applies the layers of a base image's manifest, in order,
 // verifying each blob against its digest.
 func readLowerManifest(path string, b *blobFlags) (*layer.Lower, error) {
-	var m specs.Manifest
-	if err := oci.ReadJSON(path, &m); err != nil {
+	m, err := oci.ReadManifestFile(path)
+	if err != nil {
 		return nil, fmt.Errorf("--lower-manifest: %w", err)
 	}
 	set, err := b.set()

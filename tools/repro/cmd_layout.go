@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"crypto/sha256"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -151,8 +150,8 @@ func selectPlatform(set *oci.BlobSet, index specs.Descriptor, platform string) (
 	if err != nil {
 		return index, err
 	}
-	var idx specs.Index
-	if err := json.Unmarshal(data, &idx); err != nil {
+	idx, err := oci.ParseIndex(data)
+	if err != nil {
 		return index, fmt.Errorf("index %s: %w", index.Digest, err)
 	}
 	var have []string

@@ -15,7 +15,7 @@ func init() {
 }
 
 func cmdLoad(args []string, stdout io.Writer) error {
-	fs := newFlags("load", "load --descriptor DESC.json [--blob FILE]... [--layer DESC=BLOB]... [--blobs-from DIR]... [--source-repository REPO]... [--engine auto|docker|podman] [--platform os/arch] [--tag T]... [--ca-file PEM]... [--insecure]", stdout)
+	fs := newFlags("load", "load --descriptor DESC.json [--blob FILE]... [--layer DESC=BLOB]... [--blobs-from DIR]... [--source-repository REPO]... [--engine auto|docker|podman] [--platform os/arch] [--tag T]... [--ca-file PEM]... [--insecure] [--stall-timeout D]", stdout)
 	var (
 		descPath, engine, platform string
 		tags, sources              stringList

@@ -88,11 +88,13 @@ func parseWithPositionals(fs *flag.FlagSet, args []string) ([]string, error) {
 type pullFlags struct {
 	caFiles  stringList
 	insecure bool
+	stall    stallFlag
 }
 
 func (r *pullFlags) register(fs *flag.FlagSet) {
 	fs.Var(&r.caFiles, "ca-file", "PEM file of a CA to trust in addition to the system roots (repeatable; SSL_CERT_FILE is honoured too)")
 	fs.BoolVar(&r.insecure, "insecure", false, "allow plain HTTP and skip TLS verification (prints a warning; never use it for real registries)")
+	r.stall.register(fs)
 }
 
 // Test seams: the retry policy and where warnings go.
@@ -105,7 +107,7 @@ func (r *pullFlags) client() (*registry.Client, error) {
 	if r.insecure {
 		fmt.Fprintln(pullWarnings, "repro: warning: --insecure: plain HTTP is allowed and TLS certificates are not verified; what is fetched is still checked against its digest, but tags and credentials are not protected")
 	}
-	return registry.New(registry.Options{CAFiles: r.caFiles, Insecure: r.insecure, Retry: pullRetry})
+	return registry.New(registry.Options{CAFiles: r.caFiles, Insecure: r.insecure, Retry: pullRetry, StallTimeout: r.stall.get()})
 }
 
 // interruptContext is cancelled by SIGINT or SIGTERM.
@@ -118,7 +120,7 @@ func lockfileFlag(fs *flag.FlagSet) *string {
 }
 
 func cmdLockUpdate(args []string, stdout io.Writer) error {
-	fs := newFlags("lock update", "lock update [--lockfile F] [--name NAME]... [--keep-digests] [--ca-file PEM]... [--insecure]", stdout)
+	fs := newFlags("lock update", "lock update [--lockfile F] [--name NAME]... [--keep-digests] [--ca-file PEM]... [--insecure] [--stall-timeout D]", stdout)
 	path := lockfileFlag(fs)
 	var names stringList
 	fs.Var(&names, "name", "update only this entry (repeatable); default: all")

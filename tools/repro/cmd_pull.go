@@ -23,7 +23,7 @@ func cmdPull(args []string, stdout io.Writer) error {
 }
 
 func cmdPullManifest(args []string, stdout io.Writer) error {
-	fs := newFlags("pull manifest", "pull manifest --image REF@sha256:DIGEST --platform os/arch --out DIR [--expect-manifest sha256:...] [--expect-config sha256:...] [--ca-file PEM]... [--insecure]", stdout)
+	fs := newFlags("pull manifest", "pull manifest --image REF@sha256:DIGEST --platform os/arch --out DIR [--expect-manifest sha256:...] [--expect-config sha256:...] [--ca-file PEM]... [--insecure] [--stall-timeout D]", stdout)
 	var (
 		o              registry.PullManifestOptions
 		expectManifest = fs.String("expect-manifest", "", "digest the platform's manifest must have (from the lockfile)")
@@ -69,7 +69,7 @@ func cmdPullManifest(args []string, stdout io.Writer) error {
 }
 
 func cmdPullBlobs(args []string, stdout io.Writer) error {
-	fs := newFlags("pull blobs", "pull blobs --image REF --manifest DIR/manifest.json --out BLOBDIR [--jobs N] [--ca-file PEM]... [--insecure]", stdout)
+	fs := newFlags("pull blobs", "pull blobs --image REF --manifest DIR/manifest.json --out BLOBDIR [--jobs N] [--ca-file PEM]... [--insecure] [--stall-timeout D]", stdout)
 	var o registry.PullBlobsOptions
 	fs.StringVar(&o.Ref, "image", "", "the image's repository, as a reference (a tag or digest in it is ignored) (required)")
 	manifest := fs.String("manifest", "", "the manifest whose layers to fetch, as written by 'repro pull manifest' (required)")

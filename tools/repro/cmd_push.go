@@ -29,11 +29,11 @@ func (r *pullFlags) registryClient() (*registry.Client, error) {
 	if r.insecure {
 		fmt.Fprintln(pullWarnings, "repro: warning: --insecure: plain HTTP is allowed and TLS certificates are not verified; what is sent and fetched is still checked against its digest, but tags and credentials are not protected")
 	}
-	return registry.New(registry.Options{CAFiles: r.caFiles, Insecure: r.insecure, Retry: pullRetry, StallTimeout: registryStallTimeout})
+	return registry.New(registry.Options{CAFiles: r.caFiles, Insecure: r.insecure, Retry: pullRetry, StallTimeout: r.stall.get()})
 }
 
 func cmdPush(args []string, stdout io.Writer) error {
-	fs := newFlags("push", "push --repository REGISTRY/REPO [--tag T]... --descriptor DESC.json [--blob FILE]... [--layer DESC=BLOB]... [--blobs-from DIR]... [--source-repository REGISTRY/REPO]... [--stamp-file stable-status.txt] [--ca-file PEM]... [--insecure] [--dry-run] [--jobs N] [--progress auto|tty|plain]", stdout)
+	fs := newFlags("push", "push --repository REGISTRY/REPO [--tag T]... --descriptor DESC.json [--blob FILE]... [--layer DESC=BLOB]... [--blobs-from DIR]... [--source-repository REGISTRY/REPO]... [--stamp-file stable-status.txt] [--ca-file PEM]... [--insecure] [--stall-timeout D] [--dry-run] [--jobs N] [--progress auto|tty|plain]", stdout)
 	var (
 		repository, descPath, stampFile, progress string
 		tags, sources                             stringList

@@ -7,9 +7,12 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/rules-repro/rules_repro/tools/compat"
 	"github.com/rules-repro/rules_repro/tools/epoch"
+	"github.com/rules-repro/rules_repro/tools/registry"
 )
 
 // stringList is a repeatable string flag.
@@ -51,8 +54,72 @@ func parse(fs *flag.FlagSet, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
+	return runParseChecks(fs)
+}
+
+// parseChecks are checks parse runs once a flag set is parsed: for
+// settings that come from a flag or from the environment.
+var (
+	parseChecksMu sync.Mutex
+	parseChecks   = map[*flag.FlagSet][]func() error{}
+)
+
+// afterParse registers a check for parse to run after fs is parsed.
+func afterParse(fs *flag.FlagSet, check func() error) {
+	parseChecksMu.Lock()
+	defer parseChecksMu.Unlock()
+	parseChecks[fs] = append(parseChecks[fs], check)
+}
+
+func runParseChecks(fs *flag.FlagSet) error {
+	parseChecksMu.Lock()
+	checks := parseChecks[fs]
+	delete(parseChecks, fs)
+	parseChecksMu.Unlock()
+	for _, check := range checks {
+		if err := check(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
+
+// stallEnv sets the stall timeout of every command that talks to a
+// registry when --stall-timeout is not given.
+const stallEnv = "REPRO_STALL_TIMEOUT"
+
+// stallFlag is --stall-timeout: how long any registry transfer may make no
+// progress before it is abandoned and retried.
+type stallFlag struct {
+	flag optString
+	d    time.Duration
+}
+
+func (s *stallFlag) register(fs *flag.FlagSet) {
+	fs.Var(&s.flag, "stall-timeout", fmt.Sprintf("abandon (and retry) a registry transfer that makes no progress for this long, a duration such as 30s or 2m (default: $%s, else %v)", stallEnv, registry.DefaultStallTimeout))
+	afterParse(fs, s.check)
+}
+
+func (s *stallFlag) check() error {
+	v, what := s.flag.v, "--stall-timeout "+s.flag.v
+	if !s.flag.set {
+		env, ok := os.LookupEnv(stallEnv)
+		if !ok || env == "" {
+			s.d = registryStallTimeout
+			return nil
+		}
+		v, what = env, fmt.Sprintf("environment variable %s %q", stallEnv, env)
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return usagef("%s: want a duration above zero, such as 30s or 2m", what)
+	}
+	s.d = d
+	return nil
+}
+
+// get returns the timeout; zero means the library's default.
+func (s *stallFlag) get() time.Duration { return s.d }
 
 var errHelp = fmt.Errorf("help requested")
 

@@ -9,8 +9,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
+
+	"github.com/rules-repro/rules_repro/tools/atomicfile"
 )
 
 type command struct {
@@ -30,8 +34,41 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
+// exitError ends a command with an exit status of its own (repro diff: 1
+// for "different", 2 for errors), printing err when it is set.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
 func main() {
+	removeTemporariesOnSignal()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// removeTemporariesOnSignal makes SIGINT and SIGTERM remove every
+// temporary output still being written (atomicfile) and exit with status
+// 128+signal (130, 143), as a shell reports a process killed by it.
+func removeTemporariesOnSignal() {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		sig := <-sigs
+		removed := atomicfile.RemoveTemporaries()
+		fmt.Fprintf(os.Stderr, "repro: %v: stopped; removed %d temporary output(s)\n", sig, len(removed))
+		code := 1
+		if s, ok := sig.(syscall.Signal); ok {
+			code = 128 + int(s)
+		}
+		os.Exit(code)
+	}()
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -54,6 +91,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err := c.run(args[1:], stdout)
 		if err == nil || err == errHelp {
 			return 0
+		}
+		var ee exitError
+		if errors.As(err, &ee) {
+			if ee.err != nil {
+				fmt.Fprintf(stderr, "repro %s: %v\n", c.name, ee.err)
+			}
+			return ee.code
 		}
 		fmt.Fprintf(stderr, "repro %s: %v\n", c.name, err)
 		var ue usageError

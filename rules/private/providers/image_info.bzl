@@ -12,7 +12,7 @@ FIELDS = {
     "descriptor": "File: JSON written by `repro image` (mediaType, digest, size, platform, layers); index and push read it.",
     "digest": "File or None: the manifest digest as text (`sha256:...`). None for a base imported without building.",
     "platform": "string: `os/arch[/variant]`, for example `linux/arm64`.",
-    "blobs": "depset of structs (descriptor: File, blob: File): every layer blob of the image that a build produced, with its layer descriptor.",
+    "blobs": "depset of structs (descriptor: File, blob: File, rebuild: LayerInfo.rebuild): every layer blob of the image that a build produced, with its layer descriptor.",
     "blob_files": "depset of File: other blobs of the image (for example base layers fetched by digest), identified by hashing.",
     "blob_dirs": "depset of string: paths of directories laid out as blobs/sha256/<hex> (inputs in blob_files) whose blobs the image may use.",
     "layouts": "depset of File (directories): OCI layouts whose blobs the image may use (a base given as a layout).",
