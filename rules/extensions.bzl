@@ -9,7 +9,7 @@
     use_repo(pins, "pins")
 """
 
-load("//rules/private:pins_repo.bzl", "repro_pins_hub", "repro_pins_repositories")
+load("//rules/private:pins_repo.bzl", "check_lockfile", "host_repro", "repro_pins_hub", "repro_pins_repositories")
 load("//rules/private:toolchain_repo.bzl", "repro_repositories")
 
 def _repro_impl(_module_ctx):
@@ -23,8 +23,11 @@ repro = module_extension(
 def _pins_impl(module_ctx):
     for mod in module_ctx.modules:
         for lock in mod.tags.lockfile:
+            # The checks of the WORKSPACE path (the hub's), before any
+            # repository is declared from the lockfile.
+            content = check_lockfile(module_ctx, lock.lockfile, host_repro())
             repro_pins_hub(name = lock.name, lockfile = lock.lockfile)
-            repro_pins_repositories(lock.name, json.decode(module_ctx.read(lock.lockfile)))
+            repro_pins_repositories(lock.name, content)
 
 pins = module_extension(
     implementation = _pins_impl,

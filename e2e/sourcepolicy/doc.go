@@ -37,6 +37,12 @@
 //     conversions, so BuildKit builds identifiers of gigabytes and more
 //     before it stops with "too many mutations", or runs out of memory.
 //     Such cases are counted and not run through BuildKit.
+//   - tools/policy refuses a WILDCARD selector with more than 32 "*"
+//     (policy.MaxWildcards), when parsing and when evaluating; BuildKit
+//     accepts it and takes seconds to minutes per source (its regexp of one
+//     group per "*" costs groups × pattern × identifier). Below the limit,
+//     TestWildcardsMatchBuildKit compares selectors of up to 32 "*" on
+//     identifiers with newlines and invalid UTF-8, captures included.
 //   - NormalizeImageIdentifier returns an error for invalid references;
 //     llb.Image leaves them as they are (and the build fails later).
 package sourcepolicy

@@ -45,6 +45,7 @@ REPRO_SRCS = [
     "tools/policy/lint.go",
     "tools/policy/normalize.go",
     "tools/policy/policy.go",
+    "tools/policy/wildcard.go",
     "tools/publish/load.go",
     "tools/publish/progress.go",
     "tools/publish/push.go",

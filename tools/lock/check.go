@@ -57,7 +57,7 @@ func (l *Lockfile) completenessProblems() []Problem {
 	}
 	for _, name := range sortedKeys(l.Images) {
 		img := l.Images[name]
-		path := "images." + name
+		path := entryPath("images", name)
 		id, idErr := ImageIdentifier(img.Image)
 		switch {
 		case img.Identifier == "":
@@ -76,7 +76,7 @@ func (l *Lockfile) completenessProblems() []Problem {
 		}
 		for _, key := range sortedKeys(img.Platforms) {
 			p := img.Platforms[key]
-			ppath := path + ".platforms." + key
+			ppath := path + ".platforms" + pathKey(key)
 			if p.Digest == "" {
 				add(ppath+".digest", "missing: the platform is requested but not pinned; run repro lock update")
 			}
@@ -84,30 +84,30 @@ func (l *Lockfile) completenessProblems() []Problem {
 				add(ppath+".config", "missing: the platform is requested but not pinned; run repro lock update")
 			}
 			if p.Digest != "" && p.Digest == p.Config {
-				add(ppath, "manifest and config have the same digest %s", p.Digest)
+				add(ppath, "manifest and config have the same digest %s", show(p.Digest))
 			}
 		}
 		switch {
 		case oci.IsManifest(img.MediaType):
 			if len(img.Platforms) > 1 {
-				add(path+".platforms", "%s is a single image manifest (%s), so it has one platform, not %d", img.Digest, img.MediaType, len(img.Platforms))
+				add(path+".platforms", "%s is a single image manifest (%s), so it has one platform, not %d", show(img.Digest), img.MediaType, len(img.Platforms))
 			}
 			for _, key := range sortedKeys(img.Platforms) {
 				if d := img.Platforms[key].Digest; d != "" && d != img.Digest {
-					add(path+".platforms."+key+".digest", "%s differs from the image's digest %s, but a single manifest is its own platform image", d, img.Digest)
+					add(path+".platforms"+pathKey(key)+".digest", "%s differs from the image's digest %s, but a single manifest is its own platform image", show(d), show(img.Digest))
 				}
 			}
 		case oci.IsIndex(img.MediaType):
 			for _, key := range sortedKeys(img.Platforms) {
 				if d := img.Platforms[key].Digest; d != "" && d == img.Digest {
-					add(path+".platforms."+key+".digest", "equals the digest of the index (%s) it should be listed in", d)
+					add(path+".platforms"+pathKey(key)+".digest", "equals the digest of the index (%s) it should be listed in", show(d))
 				}
 			}
 		}
 	}
 	for _, name := range sortedKeys(l.Files) {
 		if l.Files[name].SHA256 == "" {
-			add("files."+name+".sha256", "missing; run repro lock update (which downloads the file once to compute it)")
+			add(entryPath("files", name)+".sha256", "missing; run repro lock update (which downloads the file once to compute it)")
 		}
 	}
 	return ps
@@ -117,16 +117,16 @@ func (l *Lockfile) completenessProblems() []Problem {
 // BuildKit will: each must be allowed and end at its pin.
 func (l *Lockfile) policyProblems() []Problem {
 	var ps []Problem
-	exported, pins := l.policyWith(func(name string) string { return pinOrEmpty(l.Images[name].Digest) },
-		func(name string) string { return shaOrEmpty(l.Files[name].SHA256) })
+	exported := newPinned(l.policyWith(func(name string) string { return pinOrEmpty(l.Images[name].Digest) },
+		func(name string) string { return shaOrEmpty(l.Files[name].SHA256) }))
 	for _, name := range sortedKeys(l.Images) {
 		img := l.Images[name]
 		id, err := ImageIdentifier(img.Image)
 		if err != nil || !ValidDigest(img.Digest) {
 			continue // reported already
 		}
-		if msg := evalImage(exported, pins, id, img.Digest); msg != "" {
-			ps = append(ps, Problem{Path: "images." + name, Message: msg})
+		if msg := evalImage(exported, id, img.Digest); msg != "" {
+			ps = append(ps, Problem{Path: entryPath("images", name), Message: msg})
 		}
 	}
 	for _, name := range sortedKeys(l.Files) {
@@ -134,8 +134,8 @@ func (l *Lockfile) policyProblems() []Problem {
 		if CheckURL(f.URL) != nil || !sha256RE.MatchString(f.SHA256) {
 			continue
 		}
-		if msg := evalFile(exported, pins, f.URL, f.SHA256); msg != "" {
-			ps = append(ps, Problem{Path: "files." + name, Message: msg})
+		if msg := evalFile(exported, f.URL, f.SHA256); msg != "" {
+			ps = append(ps, Problem{Path: entryPath("files", name), Message: msg})
 		}
 	}
 	return ps
@@ -155,40 +155,52 @@ func shaOrEmpty(s string) string {
 	return ""
 }
 
-// evalImage evaluates p on image source id and returns what is wrong, or
+// pinned is an exported policy (pins first, then "policy") ready to be
+// evaluated on many sources.
+type pinned struct {
+	p    *policy.Policy
+	pins int // the number of pin rules
+	ev   *policy.Evaluator
+}
+
+func newPinned(p *policy.Policy, pins int) *pinned {
+	return &pinned{p: p, pins: pins, ev: policy.NewEvaluator(p)}
+}
+
+// evalImage evaluates x on image source id and returns what is wrong, or
 // "" when BuildKit would allow it and end at digest.
-func evalImage(p *policy.Policy, pins int, id, digest string) string {
-	res, err := policy.Evaluate(p, policy.Source{Identifier: id})
+func evalImage(x *pinned, id, digest string) string {
+	res, err := x.ev.Evaluate(policy.Source{Identifier: id})
 	if err != nil {
-		return describeEvalError(p, pins, id, err)
+		return describeEvalError(x, id, err)
 	}
 	if !strings.HasSuffix(res.Identifier, "@"+digest) {
-		return fmt.Sprintf("the policy turns source %s into %s, which is not pinned to %s (a rule before or after the pin converts it)", id, res.Identifier, digest)
+		return fmt.Sprintf("the policy turns source %s into %s, which is not pinned to %s (a rule before or after the pin converts it)", show(id), show(res.Identifier), show(digest))
 	}
 	return ""
 }
 
 // evalFile is evalImage for HTTP sources.
-func evalFile(p *policy.Policy, pins int, u, sha string) string {
-	res, err := policy.Evaluate(p, policy.Source{Identifier: u})
+func evalFile(x *pinned, u, sha string) string {
+	res, err := x.ev.Evaluate(policy.Source{Identifier: u})
 	if err != nil {
-		return describeEvalError(p, pins, u, err)
+		return describeEvalError(x, u, err)
 	}
 	if res.Identifier != u {
-		return fmt.Sprintf("the policy turns source %s into %s, so BuildKit would not download the pinned URL", u, res.Identifier)
+		return fmt.Sprintf("the policy turns source %s into %s, so BuildKit would not download the pinned URL", show(u), show(res.Identifier))
 	}
 	if got := res.Attrs[ChecksumAttr]; got != "sha256:"+sha {
-		return fmt.Sprintf("the policy leaves source %s with %s=%q, not the pinned sha256:%s", u, ChecksumAttr, got, sha)
+		return fmt.Sprintf("the policy leaves source %s with %s=%q, not the pinned sha256:%s", show(u), ChecksumAttr, got, show(sha))
 	}
 	return ""
 }
 
-func describeEvalError(p *policy.Policy, pins int, src string, err error) string {
+func describeEvalError(x *pinned, src string, err error) string {
 	var denied *policy.DeniedError
 	if errors.As(err, &denied) {
-		return fmt.Sprintf("source %s is denied by the policy: %s", src, describeRule(p, pins, denied.Rule))
+		return fmt.Sprintf("source %s is denied by the policy: %s", show(src), describeRule(x.p, x.pins, denied.Rule))
 	}
-	return fmt.Sprintf("evaluating the policy on source %s: %v", src, err)
+	return fmt.Sprintf("evaluating the policy on source %s: %v", show(src), err)
 }
 
 // describeRule names rule i of an exported policy by its place in the
@@ -197,7 +209,7 @@ func describeRule(p *policy.Policy, pins, i int) string {
 	r := p.Rules[i]
 	where := fmt.Sprintf("policy[%d]", i-pins)
 	if i < pins {
-		where = fmt.Sprintf("the pin of %s", r.Selector.Identifier)
+		where = fmt.Sprintf("the pin of %s", show(r.Selector.Identifier))
 	}
 	return fmt.Sprintf("%s (%s %s %q)", where, r.Action, r.Selector.MatchType, r.Selector.Identifier)
 }

@@ -74,12 +74,12 @@ func (l *Lockfile) ExportPolicy() (*policy.Policy, error) {
 	var missing []Problem
 	for _, name := range sortedKeys(l.Images) {
 		if l.Images[name].Digest == "" {
-			missing = append(missing, Problem{"images." + name, "no digest; run repro lock update"})
+			missing = append(missing, Problem{entryPath("images", name), "no digest; run repro lock update"})
 		}
 	}
 	for _, name := range sortedKeys(l.Files) {
 		if l.Files[name].SHA256 == "" {
-			missing = append(missing, Problem{"files." + name, "no sha256; run repro lock update"})
+			missing = append(missing, Problem{entryPath("files", name), "no sha256; run repro lock update"})
 		}
 	}
 	if len(missing) > 0 {
@@ -95,10 +95,13 @@ func (l *Lockfile) ExportPolicy() (*policy.Policy, error) {
 // number of pins.
 func (l *Lockfile) policyWith(imageDigest, fileSHA func(name string) string) (*policy.Policy, int) {
 	var rules []policy.Rule
-	for _, name := range sortedNames(l.Images, func(img *Image) string { id, _ := ImageIdentifier(img.Image); return id }) {
-		id, err := ImageIdentifier(l.Images[name].Image)
-		if d := imageDigest(name); err == nil && d != "" {
-			rules = append(rules, imagePinRule(id, d))
+	ids := make(map[string]string, len(l.Images)) // name -> identifier, "" when invalid
+	for name, img := range l.Images {
+		ids[name], _ = ImageIdentifier(img.Image)
+	}
+	for _, name := range sortedNames(ids, func(id string) string { return id }) {
+		if d := imageDigest(name); ids[name] != "" && d != "" {
+			rules = append(rules, imagePinRule(ids[name], d))
 		}
 	}
 	for _, name := range sortedNames(l.Files, func(f *File) string { return f.URL }) {
@@ -213,7 +216,7 @@ func Import(p *policy.Policy, prev *Lockfile) (*Lockfile, *ImportReport, error) 
 				if old.Digest == pn.spin {
 					img.MediaType = old.MediaType
 				} else {
-					rep.Repinned = append(rep.Repinned, "images."+name)
+					rep.Repinned = append(rep.Repinned, entryPath("images", name))
 				}
 			} else {
 				name = uniqueName(imageBaseName(pn.source), used)
@@ -225,7 +228,7 @@ func Import(p *policy.Policy, prev *Lockfile) (*Lockfile, *ImportReport, error) 
 		name := prevFile[pn.source]
 		if name != "" {
 			if prev.Files[name].SHA256 != pn.spin {
-				rep.Repinned = append(rep.Repinned, "files."+name)
+				rep.Repinned = append(rep.Repinned, entryPath("files", name))
 			}
 		} else {
 			name = uniqueName(fileBaseName(pn.source), used)
@@ -235,12 +238,12 @@ func Import(p *policy.Policy, prev *Lockfile) (*Lockfile, *ImportReport, error) 
 	}
 	for _, name := range sortedKeys(prev.Images) {
 		if _, ok := l.Images[name]; !ok {
-			rep.Dropped = append(rep.Dropped, "images."+name)
+			rep.Dropped = append(rep.Dropped, entryPath("images", name))
 		}
 	}
 	for _, name := range sortedKeys(prev.Files) {
 		if _, ok := l.Files[name]; !ok {
-			rep.Dropped = append(rep.Dropped, "files."+name)
+			rep.Dropped = append(rep.Dropped, entryPath("files", name))
 		}
 	}
 	if ps := l.formatProblems(); len(ps) > 0 {

@@ -133,6 +133,7 @@ import (
 	"os"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/rules-repro/rules_repro/tools/atomicfile"
@@ -257,6 +258,39 @@ type Problem struct {
 	Path string
 	// Message says what is wrong and, where it helps, how to fix it.
 	Message string
+}
+
+// plainKey matches the keys written as they are in a path: entry names,
+// platforms ("linux/arm64/v8"), field names and attributes
+// ("http.checksum"). Others, which a hostile file may fill with newlines,
+// quotes or terminal escapes, are quoted (tools/policy does the same).
+var plainKey = regexp.MustCompile(`^[A-Za-z0-9_./-]+$`)
+
+// pathKey returns the path element for an object key: ".key" when plain,
+// else `["key"]` with the key quoted as Go does (strconv.Quote), so that a
+// message never carries a raw newline or control character from the file.
+func pathKey(key string) string {
+	if plainKey.MatchString(key) {
+		return "." + key
+	}
+	return "[" + strconv.Quote(key) + "]"
+}
+
+// entryPath is the path of an entry: "images.base", `files["a\nb"]`.
+func entryPath(kind, name string) string { return kind + pathKey(name) }
+
+// show returns s for a message: as it is when it is printable ASCII without
+// spaces, quotes or backslashes (digests, URLs, identifiers), else quoted.
+func show(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c > '~' || c == '"' || c == '\\' {
+			return strconv.Quote(s)
+		}
+	}
+	if s == "" {
+		return `""`
+	}
+	return s
 }
 
 func (p Problem) String() string {
@@ -397,12 +431,12 @@ func parseStructure(data []byte) (*Lockfile, error) {
 	}
 	l := New()
 	if v, ok := top["images"]; ok {
-		obj, err := fields(v, "images", sortedKeys(asMap(v))...)
+		obj, err := object(v, "images")
 		if err != nil {
 			return nil, fmt.Errorf("lockfile: %w", err)
 		}
 		for _, name := range sortedKeys(obj) {
-			img, err := parseImage(obj[name], "images."+name)
+			img, err := parseImage(obj[name], entryPath("images", name))
 			if err != nil {
 				return nil, fmt.Errorf("lockfile: %w", err)
 			}
@@ -410,12 +444,12 @@ func parseStructure(data []byte) (*Lockfile, error) {
 		}
 	}
 	if v, ok := top["files"]; ok {
-		obj, err := fields(v, "files", sortedKeys(asMap(v))...)
+		obj, err := object(v, "files")
 		if err != nil {
 			return nil, fmt.Errorf("lockfile: %w", err)
 		}
 		for _, name := range sortedKeys(obj) {
-			path := "files." + name
+			path := entryPath("files", name)
 			f, err := fields(obj[name], path, "url", "sha256")
 			if err != nil {
 				return nil, fmt.Errorf("lockfile: %w", err)
@@ -454,11 +488,6 @@ func policyPath(err error) string {
 	return strings.Replace(msg, "policy: rules:", "policy:", 1)
 }
 
-func asMap(v any) map[string]any {
-	m, _ := v.(map[string]any)
-	return m
-}
-
 func parseImage(v any, path string) (*Image, error) {
 	obj, err := fields(v, path, "image", "identifier", "digest", "media_type", "platforms")
 	if err != nil {
@@ -472,12 +501,12 @@ func parseImage(v any, path string) (*Image, error) {
 	}
 	if pv, ok := obj["platforms"]; ok {
 		ppath := path + ".platforms"
-		pobj, err := fields(pv, ppath, sortedKeys(asMap(pv))...)
+		pobj, err := object(pv, ppath)
 		if err != nil {
 			return nil, err
 		}
 		for _, key := range sortedKeys(pobj) {
-			kpath := ppath + "." + key
+			kpath := ppath + pathKey(key)
 			e, err := fields(pobj[key], kpath, "digest", "config")
 			if err != nil {
 				return nil, err
@@ -504,14 +533,14 @@ func (l *Lockfile) formatProblems() []Problem {
 	idOwner := map[string]string{}
 	for _, name := range sortedKeys(l.Images) {
 		img := l.Images[name]
-		path := "images." + name
+		path := entryPath("images", name)
 		if !ValidName(name) {
 			add(path, "invalid name: want a Bazel repository name, a letter followed by letters, digits and underscores")
 		}
 		if id, err := ImageIdentifier(img.Image); err != nil {
 			add(path+".image", "%v", err)
 		} else if other, dup := idOwner[id]; dup {
-			add(path+".image", "%s is also images.%s; pin each image once", id, other)
+			add(path+".image", "%s is also %s; pin each image once", show(id), entryPath("images", other))
 		} else {
 			idOwner[id] = name
 		}
@@ -528,7 +557,7 @@ func (l *Lockfile) formatProblems() []Problem {
 		}
 		for _, key := range sortedKeys(img.Platforms) {
 			p := img.Platforms[key]
-			ppath := path + ".platforms." + key
+			ppath := path + ".platforms" + pathKey(key)
 			if _, err := oci.ParsePlatform(key); err != nil {
 				add(ppath, "%v", err)
 			}
@@ -543,19 +572,19 @@ func (l *Lockfile) formatProblems() []Problem {
 	urlOwner := map[string]string{}
 	for _, name := range sortedKeys(l.Files) {
 		f := l.Files[name]
-		path := "files." + name
+		path := entryPath("files", name)
 		if !ValidName(name) {
 			add(path, "invalid name: want a Bazel repository name, a letter followed by letters, digits and underscores")
 		}
 		if _, dup := l.Images[name]; dup {
-			add(path, "the name is also used by images.%s; each entry becomes a repository, so names must be unique", name)
+			add(path, "the name is also used by %s; each entry becomes a repository, so names must be unique", entryPath("images", name))
 		}
 		if f.URL == "" {
 			add(path+".url", "missing")
 		} else if err := CheckURL(f.URL); err != nil {
 			add(path+".url", "%v", err)
 		} else if other, dup := urlOwner[f.URL]; dup {
-			add(path+".url", "also files.%s; pin each URL once", other)
+			add(path+".url", "also %s; pin each URL once", entryPath("files", other))
 		} else {
 			urlOwner[f.URL] = name
 		}
@@ -565,10 +594,10 @@ func (l *Lockfile) formatProblems() []Problem {
 	}
 	if len(l.Policy) > 0 {
 		if id, _, ok := imagePin(l.Policy[0]); ok && idOwner[id] == "" {
-			add("policy[0]", "pins %s, which has no entry in images; move the pin there (repro policy import does), so that export and import agree", id)
+			add("policy[0]", "pins %s, which has no entry in images; move the pin there (repro policy import does), so that export and import agree", show(id))
 		}
 		if u, _, ok := filePin(l.Policy[0]); ok && urlOwner[u] == "" {
-			add("policy[0]", "pins %s, which has no entry in files; move the pin there (repro policy import does), so that export and import agree", u)
+			add("policy[0]", "pins %s, which has no entry in files; move the pin there (repro policy import does), so that export and import agree", show(u))
 		}
 	}
 	return ps

@@ -7,17 +7,26 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"strings"
+
+	"github.com/rules-repro/rules_repro/tools/safejson"
 )
 
 // decodeStrict decodes JSON text into a tree of map[string]any, []any,
 // string, json.Number, bool and nil, rejecting what encoding/json lets
 // through silently: an object key given twice (encoding/json keeps the last,
 // which for "images" would drop an entry) and data after the top-level value.
-// Errors name the JSON path, e.g. `images.base.platforms`.
+// Errors name the JSON path, e.g. `images.base.platforms`. A document nested
+// deeper than safejson.MaxDepth is refused before it is decoded, and paths
+// are spelled out only for the error reported, so the cost is linear in the
+// size of the document.
 func decodeStrict(data []byte) (any, error) {
+	if err := safejson.CheckDepth(data); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	v, err := decodeValue(dec, "")
+	v, err := decodeValue(dec, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -30,7 +39,41 @@ func decodeStrict(data []byte) (any, error) {
 	return v, nil
 }
 
-func decodeValue(dec *json.Decoder, path string) (any, error) {
+// jsonPath is where a value is in the document: a chain of object keys and
+// array indexes from the top, spelled out (String) only for an error.
+type jsonPath struct {
+	parent *jsonPath
+	key    string // the object key, when index < 0
+	index  int
+}
+
+// String returns the path as errors name it, "images.base.platforms" or
+// "policy[2].selector"; the top level is "".
+func (p *jsonPath) String() string {
+	if p == nil {
+		return ""
+	}
+	var parts []*jsonPath
+	for q := p; q != nil; q = q.parent {
+		parts = append(parts, q)
+	}
+	var b strings.Builder
+	for i := len(parts) - 1; i >= 0; i-- {
+		q := parts[i]
+		if q.index >= 0 {
+			fmt.Fprintf(&b, "[%d]", q.index)
+			continue
+		}
+		k := pathKey(q.key)
+		if b.Len() == 0 && k[0] == '.' {
+			k = k[1:]
+		}
+		b.WriteString(k)
+	}
+	return b.String()
+}
+
+func decodeValue(dec *json.Decoder, path *jsonPath) (any, error) {
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, tokenError(path, err)
@@ -40,13 +83,16 @@ func decodeValue(dec *json.Decoder, path string) (any, error) {
 		switch t {
 		case '{':
 			obj := map[string]any{}
+			// One node for every member: errors spell the path out at
+			// once, so it can be reused.
+			sub := &jsonPath{parent: path, index: -1}
 			for dec.More() {
 				kt, err := dec.Token()
 				if err != nil {
 					return nil, tokenError(path, err)
 				}
 				key := kt.(string) // the decoder guarantees a string key here
-				sub := join(path, key)
+				sub.key = key
 				if _, dup := obj[key]; dup {
 					return nil, fmt.Errorf("%s: key given twice", sub)
 				}
@@ -62,8 +108,10 @@ func decodeValue(dec *json.Decoder, path string) (any, error) {
 			return obj, nil
 		case '[':
 			arr := []any{}
+			sub := &jsonPath{parent: path}
 			for i := 0; dec.More(); i++ {
-				v, err := decodeValue(dec, fmt.Sprintf("%s[%d]", path, i))
+				sub.index = i
+				v, err := decodeValue(dec, sub)
 				if err != nil {
 					return nil, err
 				}
@@ -78,11 +126,11 @@ func decodeValue(dec *json.Decoder, path string) (any, error) {
 	return tok, nil
 }
 
-func tokenError(path string, err error) error {
+func tokenError(path *jsonPath, err error) error {
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		return fmt.Errorf("%s: unexpected end of input", orTop(path))
+		return fmt.Errorf("%s: unexpected end of input", orTop(path.String()))
 	}
-	return fmt.Errorf("%s: invalid JSON: %v", orTop(path), err)
+	return fmt.Errorf("%s: invalid JSON: %v", orTop(path.String()), err)
 }
 
 func orTop(path string) string {
@@ -118,12 +166,21 @@ func describe(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// fields checks that v is an object whose keys are all known (exactly: JSON
-// keys are case-sensitive here, unlike encoding/json) and returns it.
-func fields(v any, path string, known ...string) (map[string]any, error) {
+// object checks that v is an object (with any keys) and returns it.
+func object(v any, path string) (map[string]any, error) {
 	obj, ok := v.(map[string]any)
 	if !ok {
 		return nil, fmt.Errorf("%s: want an object, found %s", orTop(path), describe(v))
+	}
+	return obj, nil
+}
+
+// fields checks that v is an object whose keys are all known (exactly: JSON
+// keys are case-sensitive here, unlike encoding/json) and returns it.
+func fields(v any, path string, known ...string) (map[string]any, error) {
+	obj, err := object(v, path)
+	if err != nil {
+		return nil, err
 	}
 	for _, k := range sortedKeys(obj) {
 		found := false

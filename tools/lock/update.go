@@ -62,8 +62,8 @@ func (l *Lockfile) Update(ctx context.Context, r Resolver, o UpdateOptions) (*Lo
 	// source must not be contacted at all.
 	preImage := func(name string) string { return orDefault(pinOrEmpty(l.Images[name].Digest), zeroPin) }
 	preFile := func(name string) string { return orDefault(shaOrEmpty(l.Files[name].SHA256), zeroSHA) }
-	pre, pins := l.policyWith(preImage, preFile)
-	if err := l.evalSelected(pre, pins, images, files, preImage, preFile); err != nil {
+	pre := newPinned(l.policyWith(preImage, preFile))
+	if err := l.evalSelected(pre, images, files, preImage, preFile); err != nil {
 		return nil, err
 	}
 
@@ -71,7 +71,7 @@ func (l *Lockfile) Update(ctx context.Context, r Resolver, o UpdateOptions) (*Lo
 	var lines []string
 	for _, name := range images {
 		img := out.Images[name]
-		path := "images." + name
+		path := entryPath("images", name)
 		id, _ := ImageIdentifier(img.Image) // valid: Parse checked it
 		ref := strings.TrimPrefix(id, policy.ImageScheme)
 		byDigest := o.KeepDigests && ValidDigest(img.Digest)
@@ -98,7 +98,7 @@ func (l *Lockfile) Update(ctx context.Context, r Resolver, o UpdateOptions) (*Lo
 	}
 	for _, name := range files {
 		f := out.Files[name]
-		path := "files." + name
+		path := entryPath("files", name)
 		if f.SHA256 != "" {
 			lines = append(lines, fmt.Sprintf("%s: %s pinned to sha256 %s (not downloaded)", path, f.URL, f.SHA256))
 			continue
@@ -114,9 +114,9 @@ func (l *Lockfile) Update(ctx context.Context, r Resolver, o UpdateOptions) (*Lo
 		lines = append(lines, fmt.Sprintf("%s: %s pinned to sha256 %s", path, f.URL, sha))
 	}
 	// Policy again with the real pins.
-	post, pins := out.policyWith(func(name string) string { return pinOrEmpty(out.Images[name].Digest) },
-		func(name string) string { return shaOrEmpty(out.Files[name].SHA256) })
-	if err := out.evalSelected(post, pins, images, files,
+	post := newPinned(out.policyWith(func(name string) string { return pinOrEmpty(out.Images[name].Digest) },
+		func(name string) string { return shaOrEmpty(out.Files[name].SHA256) }))
+	if err := out.evalSelected(post, images, files,
 		func(name string) string { return out.Images[name].Digest },
 		func(name string) string { return out.Files[name].SHA256 },
 	); err != nil {
@@ -165,19 +165,19 @@ func (l *Lockfile) selected(names []string) (images, files []string, err error) 
 	return images, files, nil
 }
 
-// evalSelected evaluates p on the selected sources; each must be allowed
+// evalSelected evaluates x on the selected sources; each must be allowed
 // and end at the pin the two functions give.
-func (l *Lockfile) evalSelected(p *policy.Policy, pins int, images, files []string, imageDigest, fileSHA func(string) string) error {
+func (l *Lockfile) evalSelected(x *pinned, images, files []string, imageDigest, fileSHA func(string) string) error {
 	var ps []Problem
 	for _, name := range images {
 		id, _ := ImageIdentifier(l.Images[name].Image)
-		if msg := evalImage(p, pins, id, imageDigest(name)); msg != "" {
-			ps = append(ps, Problem{Path: "images." + name, Message: msg})
+		if msg := evalImage(x, id, imageDigest(name)); msg != "" {
+			ps = append(ps, Problem{Path: entryPath("images", name), Message: msg})
 		}
 	}
 	for _, name := range files {
-		if msg := evalFile(p, pins, l.Files[name].URL, fileSHA(name)); msg != "" {
-			ps = append(ps, Problem{Path: "files." + name, Message: msg})
+		if msg := evalFile(x, l.Files[name].URL, fileSHA(name)); msg != "" {
+			ps = append(ps, Problem{Path: entryPath("files", name), Message: msg})
 		}
 	}
 	if len(ps) > 0 {

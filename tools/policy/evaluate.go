@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
+	"regexp/syntax"
 )
 
 // MaxConversions is how many conversions one source may undergo; one more is
@@ -95,14 +95,72 @@ func (e *DeniedError) Is(target error) bool { return target == ErrDenied }
 // selector's pattern being compiled, and constraints are checked before the
 // identifier.
 func Evaluate(p *Policy, src Source) (Result, error) {
+	return NewEvaluator(p).Evaluate(src)
+}
+
+// Evaluator evaluates one policy on many sources, as Evaluate does, in time
+// that does not grow with the number of EXACT rules for other identifiers: a
+// lockfile's exported policy has one such rule per pin, and evaluating each
+// pinned source against all of them made checking n pins take n² steps.
+// Patterns are compiled once per Evaluator. An Evaluator is not safe for
+// concurrent use, and the policy must not change while it is in use.
+type Evaluator struct {
+	policy   *Policy
+	patterns map[patternKey]*pattern
+	// general are the indexes of the rules that must be tried on every
+	// identifier; exact maps an identifier to the indexes of the other
+	// rules, which can match only that identifier and cannot fail on any
+	// other (see exactOnly). Both are in increasing order.
+	general []int
+	exact   map[string][]int
+	// tried counts the rules tried, for tests.
+	tried int
+}
+
+// NewEvaluator prepares p for Evaluate; its cost is linear in the rules.
+func NewEvaluator(p *Policy) *Evaluator {
+	e := &Evaluator{policy: p, patterns: map[patternKey]*pattern{}, exact: map[string][]int{}}
+	if p == nil {
+		return e
+	}
+	for i := range p.Rules {
+		r := &p.Rules[i]
+		if exactOnly(r) {
+			e.exact[r.Selector.Identifier] = append(e.exact[r.Selector.Identifier], i)
+		} else {
+			e.general = append(e.general, i)
+		}
+	}
+	return e
+}
+
+// exactOnly reports whether r can match only the identifier equal to its
+// selector's, and cannot fail on another: an EXACT selector whose
+// constraints are all EQUAL or NOTEQUAL (a MATCHES constraint is compiled,
+// and may fail, before the identifier is compared; an unknown condition
+// fails). Skipping such a rule for another identifier is what BuildKit's
+// engine does too, one comparison later.
+func exactOnly(r *Rule) bool {
+	if r.Selector.MatchType != Exact {
+		return false
+	}
+	for _, c := range r.Selector.Constraints {
+		if c.Condition != Equal && c.Condition != NotEqual {
+			return false
+		}
+	}
+	return true
+}
+
+// Evaluate applies the policy to src; see the package function Evaluate.
+func (e *Evaluator) Evaluate(src Source) (Result, error) {
 	res := Result{Identifier: src.Identifier, Attrs: make(map[string]string, len(src.Attrs)), DeniedBy: -1}
 	for k, v := range src.Attrs {
 		res.Attrs[k] = v
 	}
-	if p == nil || len(p.Rules) == 0 {
+	if e.policy == nil || len(e.policy.Rules) == 0 {
 		return res, nil
 	}
-	e := evaluator{policy: p, patterns: map[patternKey]*pattern{}}
 	for {
 		if res.Conversions > MaxConversions {
 			return res, fmt.Errorf("source %q: %w: more than %d (does the policy have a cycle?)", src.Identifier, ErrTooManyConversions, MaxConversions)
@@ -115,29 +173,37 @@ func Evaluate(p *Policy, src Source) (Result, error) {
 	}
 }
 
-type evaluator struct {
-	policy   *Policy
-	patterns map[patternKey]*pattern
-}
-
 type patternKey struct {
 	typ MatchType
 	id  string
 }
 
-// pattern is a selector identifier compiled for its match type; re and err
-// are set once compile has run.
+// pattern is a selector identifier compiled for its match type: re for
+// Regex, wc for Wildcard, or err.
 type pattern struct {
-	compiled bool
-	re       *regexp.Regexp
-	err      error
+	re  *regexp.Regexp
+	wc  *wildcard
+	err error
 }
 
-// pass goes through the rules once; it stops at the first conversion.
-func (e *evaluator) pass(res *Result) (changed bool, err error) {
+// pass goes through the rules once; it stops at the first conversion. The
+// rules tried are the general ones and the EXACT ones for id, in policy
+// order: the others cannot match id.
+func (e *Evaluator) pass(res *Result) (changed bool, err error) {
 	id := res.Identifier
 	denyBy := -1
-	for i := range e.policy.Rules {
+	exact := e.exact[id]
+	g, x := 0, 0
+	for g < len(e.general) || x < len(exact) {
+		var i int
+		if x == len(exact) || g < len(e.general) && e.general[g] < exact[x] {
+			i = e.general[g]
+			g++
+		} else {
+			i = exact[x]
+			x++
+		}
+		e.tried++
 		r := &e.policy.Rules[i]
 		ok, err := e.match(i, r, id, res.Attrs)
 		if err != nil {
@@ -167,7 +233,7 @@ func (e *evaluator) pass(res *Result) (changed bool, err error) {
 	return false, nil
 }
 
-func (e *evaluator) match(i int, r *Rule, id string, attrs map[string]string) (bool, error) {
+func (e *Evaluator) match(i int, r *Rule, id string, attrs map[string]string) (bool, error) {
 	for j, c := range r.Selector.Constraints {
 		v := attrs[c.Key]
 		switch c.Condition {
@@ -182,7 +248,7 @@ func (e *evaluator) match(i int, r *Rule, id string, attrs map[string]string) (b
 		case Matches:
 			ok, err := regexp.MatchString(c.Value, v)
 			if err != nil {
-				return false, fmt.Errorf("rule %d: constraint %d: invalid MATCHES regexp %q: %v", i, j, c.Value, err)
+				return false, fmt.Errorf("rule %d: constraint %d: invalid MATCHES regexp %q: %s", i, j, c.Value, reason(err))
 			}
 			if !ok {
 				return false, nil
@@ -198,21 +264,21 @@ func (e *evaluator) match(i int, r *Rule, id string, attrs map[string]string) (b
 	case Exact:
 		return false, nil
 	case Regex, Wildcard:
-		re, err := e.compile(i, r.Selector)
+		p, err := e.compile(i, r.Selector)
 		if err != nil {
 			return false, err
 		}
 		if r.Selector.MatchType == Regex {
-			return re.MatchString(id), nil
+			return p.re.MatchString(id), nil
 		}
-		return re.FindStringSubmatchIndex(id) != nil, nil
+		return p.wc.match(id) != nil, nil
 	}
 	return false, fmt.Errorf("rule %d: unknown match type %d", i, r.Selector.MatchType)
 }
 
 // convert applies a Convert rule that matched id; it reports whether the
 // identifier or an attribute changed.
-func (e *evaluator) convert(i int, r *Rule, id string, res *Result) (bool, error) {
+func (e *Evaluator) convert(i int, r *Rule, id string, res *Result) (bool, error) {
 	if r.Updates == nil {
 		return false, fmt.Errorf("rule %d: CONVERT rule has no updates", i)
 	}
@@ -223,18 +289,18 @@ func (e *evaluator) convert(i int, r *Rule, id string, res *Result) (bool, error
 	switch r.Selector.MatchType {
 	case Exact:
 	case Regex:
-		re, err := e.compile(i, r.Selector)
+		p, err := e.compile(i, r.Selector)
 		if err != nil {
 			return false, err
 		}
-		dest = re.ReplaceAllString(id, dest)
+		dest = p.re.ReplaceAllString(id, dest)
 	case Wildcard:
-		re, err := e.compile(i, r.Selector)
+		p, err := e.compile(i, r.Selector)
 		if err != nil {
 			return false, err
 		}
-		if m := re.FindStringSubmatchIndex(id); m != nil {
-			dest = string(re.ExpandString(nil, dest, id, m))
+		if m := p.wc.match(id); m != nil {
+			dest = p.wc.expand(dest, id, m)
 		} else {
 			// Matched by equality only (cannot happen for valid UTF-8):
 			// BuildKit keeps the identifier.
@@ -261,8 +327,8 @@ func (e *evaluator) convert(i int, r *Rule, id string, res *Result) (bool, error
 	return changed, nil
 }
 
-// compile returns the regexp for a Regex or Wildcard selector.
-func (e *evaluator) compile(i int, s Selector) (*regexp.Regexp, error) {
+// compile returns the compiled Regex or Wildcard selector.
+func (e *Evaluator) compile(i int, s Selector) (*pattern, error) {
 	k := patternKey{s.MatchType, s.Identifier}
 	p := e.patterns[k]
 	if p == nil {
@@ -270,25 +336,26 @@ func (e *evaluator) compile(i int, s Selector) (*regexp.Regexp, error) {
 		if s.MatchType == Regex {
 			p.re, p.err = regexp.Compile(s.Identifier)
 		} else {
-			p.re, p.err = compileWildcard(s.Identifier)
+			p.wc, p.err = newWildcard(s.Identifier)
 		}
 		e.patterns[k] = p
 	}
-	if p.err != nil {
-		return nil, fmt.Errorf("rule %d: invalid %s selector %q: %v", i, s.MatchType, s.Identifier, p.err)
+	if errors.Is(p.err, ErrTooManyWildcards) {
+		return nil, fmt.Errorf("rule %d: %s selector: %w", i, s.MatchType, p.err)
 	}
-	return p.re, nil
+	if p.err != nil {
+		return nil, fmt.Errorf("rule %d: invalid %s selector %q: %s", i, s.MatchType, s.Identifier, reason(p.err))
+	}
+	return p, nil
 }
 
-// compileWildcard turns a wildcard pattern into an anchored regexp in which
-// each "*" is a capture group.
-func compileWildcard(w string) (*regexp.Regexp, error) {
-	if strings.Contains(w, "**") {
-		return nil, errors.New(`"**" is not allowed`)
+// reason is the text of a pattern's compile error, for a message that
+// quotes the pattern already: a regexp syntax error without the expression
+// it repeats (which may hold newlines and control characters).
+func reason(err error) string {
+	var se *syntax.Error
+	if errors.As(err, &se) {
+		return string(se.Code)
 	}
-	parts := strings.Split(w, "*")
-	for i, p := range parts {
-		parts[i] = regexp.QuoteMeta(p)
-	}
-	return regexp.Compile("^" + strings.Join(parts, "(.*)") + "$")
+	return err.Error()
 }

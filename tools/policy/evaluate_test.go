@@ -229,3 +229,43 @@ func TestEvaluateBoundsIdentifierGrowth(t *testing.T) {
 		t.Errorf("identifier of %d bytes after %d conversions", len(res.Identifier), res.Conversions)
 	}
 }
+
+// TestEvaluatorScales evaluates a lockfile-shaped policy (one EXACT pin per
+// source, then a few patterns) on every pinned source: the rules tried must
+// grow linearly with the number of sources, not with its square, and the
+// results must be those of Evaluate.
+func TestEvaluatorScales(t *testing.T) {
+	tried := func(n int) int {
+		p := &Policy{}
+		for i := 0; i < n; i++ {
+			id := fmt.Sprintf("docker-image://r.example/app%d:1", i)
+			p.Rules = append(p.Rules, convert(Exact, id, id+"@sha256:"+strings.Repeat("a", 64), nil))
+		}
+		p.Rules = append(p.Rules,
+			deny(Wildcard, "docker-image://*"),
+			allow(Wildcard, "docker-image://r.example/*"),
+			// A constraint that fails on no source keeps an EXACT rule general.
+			deny(Exact, "docker-image://r.example/app0:1@sha256:"+strings.Repeat("a", 64), Constraint{Key: "k", Value: "^$", Condition: Matches}))
+		e := NewEvaluator(p)
+		for i := 0; i < n; i++ {
+			src := Source{Identifier: fmt.Sprintf("docker-image://r.example/app%d:1", i)}
+			got, err := e.Evaluate(src)
+			if i%100 == 0 { // Evaluate prepares the whole policy at each call
+				want, wantErr := Evaluate(p, src)
+				if !reflect.DeepEqual(got, want) || fmt.Sprint(err) != fmt.Sprint(wantErr) {
+					t.Fatalf("source %d: Evaluator gives %+v, %v; Evaluate %+v, %v", i, got, err, want, wantErr)
+				}
+			}
+			if i == 0 && (err == nil || !got.Denied) || i > 0 && (err != nil || got.Conversions != 1) {
+				t.Fatalf("source %d: %+v, %v", i, got, err)
+			}
+		}
+		return e.tried
+	}
+	small, large := tried(500), tried(2000)
+	// Each source: its pin, which converts it, then the 3 general rules on
+	// the pinned identifier: 4 rules, whatever n is.
+	if small != 4*500 || large != 4*2000 {
+		t.Errorf("rules tried: %d for 500 sources, %d for 2000; want 4 per source", small, large)
+	}
+}

@@ -50,12 +50,12 @@ func Lint(p *Policy) []Warning {
 		case Wildcard:
 			var err error
 			if re, err = compileWildcard(sel.Identifier); err != nil {
-				add("selector.identifier", "invalid WILDCARD pattern %q: %v; BuildKit fails every source this rule is tried on (except the identical string)", sel.Identifier, err)
+				add("selector.identifier", "invalid WILDCARD pattern %q: %s; BuildKit fails every source this rule is tried on (except the identical string)", sel.Identifier, reason(err))
 			}
 		case Regex:
 			var err error
 			if re, err = regexp.Compile(sel.Identifier); err != nil {
-				add("selector.identifier", "invalid REGEX pattern %q: %v; BuildKit fails every source this rule is tried on (except the identical string)", sel.Identifier, err)
+				add("selector.identifier", "invalid REGEX pattern %q: %s; BuildKit fails every source this rule is tried on (except the identical string)", sel.Identifier, reason(err))
 			}
 		}
 		for j, c := range sel.Constraints {
@@ -63,7 +63,7 @@ func Lint(p *Policy) []Warning {
 				continue
 			}
 			if _, err := regexp.Compile(c.Value); err != nil {
-				add(fmt.Sprintf("selector.constraints[%d].value", j), "invalid MATCHES regexp %q: %v; BuildKit fails every source this rule is tried on", c.Value, err)
+				add(fmt.Sprintf("selector.constraints[%d].value", j), "invalid MATCHES regexp %q: %s; BuildKit fails every source this rule is tried on", c.Value, reason(err))
 			}
 		}
 		if r.Action != Convert {

@@ -9,8 +9,10 @@
 // fields and a file that is just null are errors here, where BuildKit
 // ignores, accepts or merges them; and rules or constraints that are null,
 // and rules without a selector, are errors here when BuildKit only rejects
-// them once a build starts. Every policy Parse accepts means the same to
-// BuildKit.
+// them once a build starts. Parse also refuses what would cost BuildKit (or
+// us) time out of proportion to the file: a document nested deeper than
+// safejson.MaxDepth, and a WILDCARD selector with more than MaxWildcards
+// "*". Every policy Parse accepts means the same to BuildKit.
 package policy
 
 import (
@@ -21,6 +23,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/rules-repro/rules_repro/tools/safejson"
 )
 
 // Action is what a rule does with a source its selector matches.
@@ -135,17 +139,20 @@ type Update struct {
 // protobuf number (1); null means the same as an absent field. Errors name
 // the offending rule and field, e.g. `rules[2].selector.match_type`.
 func Parse(data []byte) (*Policy, error) {
+	if err := safejson.CheckDepth(data); err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
 	d := &decoder{dec: json.NewDecoder(bytes.NewReader(data))}
 	d.dec.UseNumber()
 	p := &Policy{}
-	tok, err := d.token("")
+	tok, err := d.token(nil)
 	if err != nil {
 		return nil, err
 	}
 	if delim, ok := tok.(json.Delim); !ok || delim != '{' {
 		return nil, fmt.Errorf("policy: top level: want an object, found %s", describe(tok))
 	}
-	err = d.object("", func(key, path string) error {
+	err = d.object(nil, func(key string, path *jsonPath) error {
 		switch key {
 		case "version":
 			tok, err := d.token(path)
@@ -163,7 +170,7 @@ func Parse(data []byte) (*Policy, error) {
 			p.Version = v
 			return nil
 		case "rules":
-			return d.array(path, func(i int, path string) error {
+			return d.array(path, func(i int, path *jsonPath) error {
 				r, err := d.rule(i, path)
 				if err != nil {
 					return err
@@ -188,7 +195,59 @@ func Parse(data []byte) (*Policy, error) {
 
 type decoder struct{ dec *json.Decoder }
 
-func (d *decoder) token(path string) (json.Token, error) {
+// jsonPath is where a value is in the document: a chain of object keys and
+// array indexes from the top, spelled out (String) only for an error, so
+// that decoding costs no more than the document's size.
+type jsonPath struct {
+	parent *jsonPath
+	key    string // the object key, when index < 0
+	index  int
+}
+
+// String returns the path as errors name it, "rules[2].selector"; the top
+// level is "".
+func (p *jsonPath) String() string {
+	if p == nil {
+		return ""
+	}
+	var parts []*jsonPath
+	for q := p; q != nil; q = q.parent {
+		parts = append(parts, q)
+	}
+	var b strings.Builder
+	for i := len(parts) - 1; i >= 0; i-- {
+		q := parts[i]
+		if q.index >= 0 {
+			fmt.Fprintf(&b, "[%d]", q.index)
+			continue
+		}
+		switch {
+		case !plainKey(q.key):
+			// attrs keys are the file's own: never a raw newline in a
+			// message.
+			b.WriteString("[" + strconv.Quote(q.key) + "]")
+		case b.Len() > 0:
+			b.WriteString("." + q.key)
+		default:
+			b.WriteString(q.key)
+		}
+	}
+	return b.String()
+}
+
+// plainKey reports whether key is written as it is in a path: letters,
+// digits, '_', '.', '-' and '/'; others are quoted.
+func plainKey(key string) bool {
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-' || c == '/') {
+			return false
+		}
+	}
+	return key != ""
+}
+
+func (d *decoder) token(path *jsonPath) (json.Token, error) {
 	tok, err := d.dec.Token()
 	if err == io.EOF {
 		return nil, fmt.Errorf("policy: %s: unexpected end of input", orTop(path))
@@ -199,27 +258,26 @@ func (d *decoder) token(path string) (json.Token, error) {
 	return tok, nil
 }
 
-func orTop(path string) string {
-	if path == "" {
+func orTop(path *jsonPath) string {
+	if path == nil {
 		return "top level"
 	}
-	return path
+	return path.String()
 }
 
 // object reads the members of an object whose '{' has been read, calling
-// field for each key; field must consume the value.
-func (d *decoder) object(path string, field func(key, path string) error) error {
+// field for each key; field must consume the value, and must not keep its
+// path (the node is reused for the next member).
+func (d *decoder) object(path *jsonPath, field func(key string, path *jsonPath) error) error {
 	seen := map[string]bool{}
+	sub := &jsonPath{parent: path, index: -1}
 	for d.dec.More() {
 		tok, err := d.token(path)
 		if err != nil {
 			return err
 		}
 		key := tok.(string) // the decoder guarantees a string key here
-		sub := key
-		if path != "" {
-			sub = path + "." + key
-		}
+		sub.key = key
 		if seen[key] {
 			return fmt.Errorf("policy: %s: field given twice", sub)
 		}
@@ -233,7 +291,7 @@ func (d *decoder) object(path string, field func(key, path string) error) error 
 }
 
 // optObject reads an object or null; it reports whether an object was read.
-func (d *decoder) optObject(path string, field func(key, path string) error) (bool, error) {
+func (d *decoder) optObject(path *jsonPath, field func(key string, path *jsonPath) error) (bool, error) {
 	tok, err := d.token(path)
 	if err != nil {
 		return false, err
@@ -247,8 +305,9 @@ func (d *decoder) optObject(path string, field func(key, path string) error) (bo
 	return true, d.object(path, field)
 }
 
-// array reads an array or null, calling elem for each element.
-func (d *decoder) array(path string, elem func(i int, path string) error) error {
+// array reads an array or null, calling elem for each element; elem must
+// not keep its path.
+func (d *decoder) array(path *jsonPath, elem func(i int, path *jsonPath) error) error {
 	tok, err := d.token(path)
 	if err != nil || tok == nil {
 		return err
@@ -256,8 +315,10 @@ func (d *decoder) array(path string, elem func(i int, path string) error) error 
 	if delim, ok := tok.(json.Delim); !ok || delim != '[' {
 		return fmt.Errorf("policy: %s: want an array, found %s", path, describe(tok))
 	}
+	sub := &jsonPath{parent: path}
 	for i := 0; d.dec.More(); i++ {
-		if err := elem(i, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+		sub.index = i
+		if err := elem(i, sub); err != nil {
 			return err
 		}
 	}
@@ -265,7 +326,7 @@ func (d *decoder) array(path string, elem func(i int, path string) error) error 
 	return err
 }
 
-func (d *decoder) str(path string) (string, error) {
+func (d *decoder) str(path *jsonPath) (string, error) {
 	tok, err := d.token(path)
 	if err != nil || tok == nil {
 		return "", err
@@ -278,7 +339,7 @@ func (d *decoder) str(path string) (string, error) {
 }
 
 // enum reads an enum given by name, by number, or null (the zero value).
-func (d *decoder) enum(path, what string, names []string) (int32, error) {
+func (d *decoder) enum(path *jsonPath, what string, names []string) (int32, error) {
 	tok, err := d.token(path)
 	if err != nil || tok == nil {
 		return 0, err
@@ -308,10 +369,10 @@ func (d *decoder) enum(path, what string, names []string) (int32, error) {
 	return 0, fmt.Errorf("policy: %s: want a %s name or number, found %s", path, what, describe(tok))
 }
 
-func (d *decoder) rule(i int, path string) (Rule, error) {
+func (d *decoder) rule(i int, path *jsonPath) (Rule, error) {
 	var r Rule
 	hasSelector := false
-	present, err := d.optObject(path, func(key, path string) error {
+	present, err := d.optObject(path, func(key string, path *jsonPath) error {
 		switch key {
 		case "action":
 			v, err := d.enum(path, "action", actionNames)
@@ -319,7 +380,7 @@ func (d *decoder) rule(i int, path string) (Rule, error) {
 			return err
 		case "selector":
 			var err error
-			hasSelector, err = d.optObject(path, func(key, path string) error {
+			hasSelector, err = d.optObject(path, func(key string, path *jsonPath) error {
 				switch key {
 				case "identifier":
 					var err error
@@ -331,7 +392,7 @@ func (d *decoder) rule(i int, path string) (Rule, error) {
 					return err
 				case "constraints":
 					r.Selector.Constraints = nil
-					return d.array(path, func(_ int, path string) error {
+					return d.array(path, func(_ int, path *jsonPath) error {
 						c, err := d.constraint(path)
 						r.Selector.Constraints = append(r.Selector.Constraints, c)
 						return err
@@ -342,7 +403,7 @@ func (d *decoder) rule(i int, path string) (Rule, error) {
 			return err
 		case "updates":
 			u := &Update{}
-			present, err := d.optObject(path, func(key, path string) error {
+			present, err := d.optObject(path, func(key string, path *jsonPath) error {
 				switch key {
 				case "identifier":
 					var err error
@@ -350,7 +411,7 @@ func (d *decoder) rule(i int, path string) (Rule, error) {
 					return err
 				case "attrs":
 					attrs := map[string]string{}
-					present, err := d.optObject(path, func(key, path string) error {
+					present, err := d.optObject(path, func(key string, path *jsonPath) error {
 						v, err := d.str(path)
 						attrs[key] = v
 						return err
@@ -378,12 +439,17 @@ func (d *decoder) rule(i int, path string) (Rule, error) {
 	if !hasSelector {
 		return r, fmt.Errorf("policy: %s.selector: rule %d has no selector (BuildKit rejects rules without one)", path, i)
 	}
+	if r.Selector.MatchType == Wildcard {
+		if err := checkWildcards(r.Selector.Identifier); err != nil {
+			return r, fmt.Errorf("policy: %s.selector.identifier: WILDCARD pattern with %w", path, err)
+		}
+	}
 	return r, nil
 }
 
-func (d *decoder) constraint(path string) (Constraint, error) {
+func (d *decoder) constraint(path *jsonPath) (Constraint, error) {
 	var c Constraint
-	present, err := d.optObject(path, func(key, path string) error {
+	present, err := d.optObject(path, func(key string, path *jsonPath) error {
 		switch key {
 		case "key":
 			var err error
@@ -406,8 +472,8 @@ func (d *decoder) constraint(path string) (Constraint, error) {
 	return c, err
 }
 
-func unknownField(path, key string, known ...string) error {
-	parent := orTop(strings.TrimSuffix(strings.TrimSuffix(path, key), "."))
+func unknownField(path *jsonPath, key string, known ...string) error {
+	parent := orTop(path.parent)
 	squash := func(s string) string { return strings.ToLower(strings.ReplaceAll(s, "_", "")) }
 	for _, k := range known {
 		if squash(k) == squash(key) {

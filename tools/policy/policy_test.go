@@ -187,3 +187,19 @@ func TestEnumStrings(t *testing.T) {
 		}
 	}
 }
+
+// TestParseDeep checks that a deeply nested policy is refused before it is
+// decoded, with an error naming the depth limit, and that the limit leaves
+// real policies alone.
+func TestParseDeep(t *testing.T) {
+	deep := `{"rules": [{"selector": {"identifier": "a", "constraints": ` + strings.Repeat("[", 20_000) + strings.Repeat("]", 20_000) + `}}]}`
+	_, err := Parse([]byte(deep))
+	if err == nil || !strings.Contains(err.Error(), "policy: JSON nested deeper than 64 levels") {
+		t.Errorf("Parse of a 20,000-level policy: %v", err)
+	}
+	// The deepest place in a policy: rules[0].selector.constraints[0], 5 levels.
+	ok := `{"rules": [{"selector": {"identifier": "a", "constraints": [{"key": "k", "value": "v"}]}}]}`
+	if _, err := Parse([]byte(ok)); err != nil {
+		t.Errorf("Parse: %v", err)
+	}
+}
