@@ -24,7 +24,8 @@ into a generated file is written with repr().
 
 _HOST_REPRO = "@repro_toolchains_host//:repro"
 
-_ENV_PASSED = ["DOCKER_CONFIG", "HOME", "SSL_CERT_FILE", "SSL_CERT_DIR", "REPRO_REGISTRY_CA"]
+# REPRO_STALL_TIMEOUT is passed but not in environ: changing it never refetches.
+_ENV_PASSED = ["DOCKER_CONFIG", "HOME", "SSL_CERT_FILE", "SSL_CERT_DIR", "REPRO_REGISTRY_CA", "REPRO_STALL_TIMEOUT"]
 
 def _run(ctx, repro, args, what):
     """Runs the helper; ctx is a repository_ctx or a module_ctx."""
