@@ -77,5 +77,6 @@ REPRO_SRCS = [
     "tools/repro/flags.go",
     "tools/repro/main.go",
     "tools/repro/umask_unix.go",
+    "tools/safejson/path.go",
     "tools/safejson/safejson.go",
 ]

@@ -129,6 +129,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/rules-repro/rules_repro/tools/safejson"
 	"net/url"
 	"os"
 	"regexp"
@@ -260,21 +261,9 @@ type Problem struct {
 	Message string
 }
 
-// plainKey matches the keys written as they are in a path: entry names,
-// platforms ("linux/arm64/v8"), field names and attributes
-// ("http.checksum"). Others, which a hostile file may fill with newlines,
-// quotes or terminal escapes, are quoted (tools/policy does the same).
-var plainKey = regexp.MustCompile(`^[A-Za-z0-9_./-]+$`)
-
-// pathKey returns the path element for an object key: ".key" when plain,
-// else `["key"]` with the key quoted as Go does (strconv.Quote), so that a
-// message never carries a raw newline or control character from the file.
-func pathKey(key string) string {
-	if plainKey.MatchString(key) {
-		return "." + key
-	}
-	return "[" + strconv.Quote(key) + "]"
-}
+// pathKey is how an entry name is written in a path: ".base", or
+// `["a\nb"]` for a name that is not plain.
+func pathKey(key string) string { return safejson.PathKey(key) }
 
 // entryPath is the path of an entry: "images.base", `files["a\nb"]`.
 func entryPath(kind, name string) string { return kind + pathKey(name) }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/rules-repro/rules_repro/tools/safejson"
 )
@@ -39,41 +38,7 @@ func decodeStrict(data []byte) (any, error) {
 	return v, nil
 }
 
-// jsonPath is where a value is in the document: a chain of object keys and
-// array indexes from the top, spelled out (String) only for an error.
-type jsonPath struct {
-	parent *jsonPath
-	key    string // the object key, when index < 0
-	index  int
-}
-
-// String returns the path as errors name it, "images.base.platforms" or
-// "policy[2].selector"; the top level is "".
-func (p *jsonPath) String() string {
-	if p == nil {
-		return ""
-	}
-	var parts []*jsonPath
-	for q := p; q != nil; q = q.parent {
-		parts = append(parts, q)
-	}
-	var b strings.Builder
-	for i := len(parts) - 1; i >= 0; i-- {
-		q := parts[i]
-		if q.index >= 0 {
-			fmt.Fprintf(&b, "[%d]", q.index)
-			continue
-		}
-		k := pathKey(q.key)
-		if b.Len() == 0 && k[0] == '.' {
-			k = k[1:]
-		}
-		b.WriteString(k)
-	}
-	return b.String()
-}
-
-func decodeValue(dec *json.Decoder, path *jsonPath) (any, error) {
+func decodeValue(dec *json.Decoder, path *safejson.Path) (any, error) {
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, tokenError(path, err)
@@ -85,14 +50,14 @@ func decodeValue(dec *json.Decoder, path *jsonPath) (any, error) {
 			obj := map[string]any{}
 			// One node for every member: errors spell the path out at
 			// once, so it can be reused.
-			sub := &jsonPath{parent: path, index: -1}
+			sub := &safejson.Path{Parent: path, Index: -1}
 			for dec.More() {
 				kt, err := dec.Token()
 				if err != nil {
 					return nil, tokenError(path, err)
 				}
 				key := kt.(string) // the decoder guarantees a string key here
-				sub.key = key
+				sub.Key = key
 				if _, dup := obj[key]; dup {
 					return nil, fmt.Errorf("%s: key given twice", sub)
 				}
@@ -108,9 +73,9 @@ func decodeValue(dec *json.Decoder, path *jsonPath) (any, error) {
 			return obj, nil
 		case '[':
 			arr := []any{}
-			sub := &jsonPath{parent: path}
+			sub := &safejson.Path{Parent: path}
 			for i := 0; dec.More(); i++ {
-				sub.index = i
+				sub.Index = i
 				v, err := decodeValue(dec, sub)
 				if err != nil {
 					return nil, err
@@ -126,7 +91,7 @@ func decodeValue(dec *json.Decoder, path *jsonPath) (any, error) {
 	return tok, nil
 }
 
-func tokenError(path *jsonPath, err error) error {
+func tokenError(path *safejson.Path, err error) error {
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		return fmt.Errorf("%s: unexpected end of input", orTop(path.String()))
 	}

@@ -152,7 +152,7 @@ func Parse(data []byte) (*Policy, error) {
 	if delim, ok := tok.(json.Delim); !ok || delim != '{' {
 		return nil, fmt.Errorf("policy: top level: want an object, found %s", describe(tok))
 	}
-	err = d.object(nil, func(key string, path *jsonPath) error {
+	err = d.object(nil, func(key string, path *safejson.Path) error {
 		switch key {
 		case "version":
 			tok, err := d.token(path)
@@ -170,7 +170,7 @@ func Parse(data []byte) (*Policy, error) {
 			p.Version = v
 			return nil
 		case "rules":
-			return d.array(path, func(i int, path *jsonPath) error {
+			return d.array(path, func(i int, path *safejson.Path) error {
 				r, err := d.rule(i, path)
 				if err != nil {
 					return err
@@ -195,59 +195,7 @@ func Parse(data []byte) (*Policy, error) {
 
 type decoder struct{ dec *json.Decoder }
 
-// jsonPath is where a value is in the document: a chain of object keys and
-// array indexes from the top, spelled out (String) only for an error, so
-// that decoding costs no more than the document's size.
-type jsonPath struct {
-	parent *jsonPath
-	key    string // the object key, when index < 0
-	index  int
-}
-
-// String returns the path as errors name it, "rules[2].selector"; the top
-// level is "".
-func (p *jsonPath) String() string {
-	if p == nil {
-		return ""
-	}
-	var parts []*jsonPath
-	for q := p; q != nil; q = q.parent {
-		parts = append(parts, q)
-	}
-	var b strings.Builder
-	for i := len(parts) - 1; i >= 0; i-- {
-		q := parts[i]
-		if q.index >= 0 {
-			fmt.Fprintf(&b, "[%d]", q.index)
-			continue
-		}
-		switch {
-		case !plainKey(q.key):
-			// attrs keys are the file's own: never a raw newline in a
-			// message.
-			b.WriteString("[" + strconv.Quote(q.key) + "]")
-		case b.Len() > 0:
-			b.WriteString("." + q.key)
-		default:
-			b.WriteString(q.key)
-		}
-	}
-	return b.String()
-}
-
-// plainKey reports whether key is written as it is in a path: letters,
-// digits, '_', '.', '-' and '/'; others are quoted.
-func plainKey(key string) bool {
-	for i := 0; i < len(key); i++ {
-		c := key[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-' || c == '/') {
-			return false
-		}
-	}
-	return key != ""
-}
-
-func (d *decoder) token(path *jsonPath) (json.Token, error) {
+func (d *decoder) token(path *safejson.Path) (json.Token, error) {
 	tok, err := d.dec.Token()
 	if err == io.EOF {
 		return nil, fmt.Errorf("policy: %s: unexpected end of input", orTop(path))
@@ -258,7 +206,7 @@ func (d *decoder) token(path *jsonPath) (json.Token, error) {
 	return tok, nil
 }
 
-func orTop(path *jsonPath) string {
+func orTop(path *safejson.Path) string {
 	if path == nil {
 		return "top level"
 	}
@@ -268,16 +216,16 @@ func orTop(path *jsonPath) string {
 // object reads the members of an object whose '{' has been read, calling
 // field for each key; field must consume the value, and must not keep its
 // path (the node is reused for the next member).
-func (d *decoder) object(path *jsonPath, field func(key string, path *jsonPath) error) error {
+func (d *decoder) object(path *safejson.Path, field func(key string, path *safejson.Path) error) error {
 	seen := map[string]bool{}
-	sub := &jsonPath{parent: path, index: -1}
+	sub := &safejson.Path{Parent: path, Index: -1}
 	for d.dec.More() {
 		tok, err := d.token(path)
 		if err != nil {
 			return err
 		}
 		key := tok.(string) // the decoder guarantees a string key here
-		sub.key = key
+		sub.Key = key
 		if seen[key] {
 			return fmt.Errorf("policy: %s: field given twice", sub)
 		}
@@ -291,7 +239,7 @@ func (d *decoder) object(path *jsonPath, field func(key string, path *jsonPath) 
 }
 
 // optObject reads an object or null; it reports whether an object was read.
-func (d *decoder) optObject(path *jsonPath, field func(key string, path *jsonPath) error) (bool, error) {
+func (d *decoder) optObject(path *safejson.Path, field func(key string, path *safejson.Path) error) (bool, error) {
 	tok, err := d.token(path)
 	if err != nil {
 		return false, err
@@ -307,7 +255,7 @@ func (d *decoder) optObject(path *jsonPath, field func(key string, path *jsonPat
 
 // array reads an array or null, calling elem for each element; elem must
 // not keep its path.
-func (d *decoder) array(path *jsonPath, elem func(i int, path *jsonPath) error) error {
+func (d *decoder) array(path *safejson.Path, elem func(i int, path *safejson.Path) error) error {
 	tok, err := d.token(path)
 	if err != nil || tok == nil {
 		return err
@@ -315,9 +263,9 @@ func (d *decoder) array(path *jsonPath, elem func(i int, path *jsonPath) error) 
 	if delim, ok := tok.(json.Delim); !ok || delim != '[' {
 		return fmt.Errorf("policy: %s: want an array, found %s", path, describe(tok))
 	}
-	sub := &jsonPath{parent: path}
+	sub := &safejson.Path{Parent: path}
 	for i := 0; d.dec.More(); i++ {
-		sub.index = i
+		sub.Index = i
 		if err := elem(i, sub); err != nil {
 			return err
 		}
@@ -326,7 +274,7 @@ func (d *decoder) array(path *jsonPath, elem func(i int, path *jsonPath) error) 
 	return err
 }
 
-func (d *decoder) str(path *jsonPath) (string, error) {
+func (d *decoder) str(path *safejson.Path) (string, error) {
 	tok, err := d.token(path)
 	if err != nil || tok == nil {
 		return "", err
@@ -339,7 +287,7 @@ func (d *decoder) str(path *jsonPath) (string, error) {
 }
 
 // enum reads an enum given by name, by number, or null (the zero value).
-func (d *decoder) enum(path *jsonPath, what string, names []string) (int32, error) {
+func (d *decoder) enum(path *safejson.Path, what string, names []string) (int32, error) {
 	tok, err := d.token(path)
 	if err != nil || tok == nil {
 		return 0, err
@@ -369,10 +317,10 @@ func (d *decoder) enum(path *jsonPath, what string, names []string) (int32, erro
 	return 0, fmt.Errorf("policy: %s: want a %s name or number, found %s", path, what, describe(tok))
 }
 
-func (d *decoder) rule(i int, path *jsonPath) (Rule, error) {
+func (d *decoder) rule(i int, path *safejson.Path) (Rule, error) {
 	var r Rule
 	hasSelector := false
-	present, err := d.optObject(path, func(key string, path *jsonPath) error {
+	present, err := d.optObject(path, func(key string, path *safejson.Path) error {
 		switch key {
 		case "action":
 			v, err := d.enum(path, "action", actionNames)
@@ -380,7 +328,7 @@ func (d *decoder) rule(i int, path *jsonPath) (Rule, error) {
 			return err
 		case "selector":
 			var err error
-			hasSelector, err = d.optObject(path, func(key string, path *jsonPath) error {
+			hasSelector, err = d.optObject(path, func(key string, path *safejson.Path) error {
 				switch key {
 				case "identifier":
 					var err error
@@ -392,7 +340,7 @@ func (d *decoder) rule(i int, path *jsonPath) (Rule, error) {
 					return err
 				case "constraints":
 					r.Selector.Constraints = nil
-					return d.array(path, func(_ int, path *jsonPath) error {
+					return d.array(path, func(_ int, path *safejson.Path) error {
 						c, err := d.constraint(path)
 						r.Selector.Constraints = append(r.Selector.Constraints, c)
 						return err
@@ -403,7 +351,7 @@ func (d *decoder) rule(i int, path *jsonPath) (Rule, error) {
 			return err
 		case "updates":
 			u := &Update{}
-			present, err := d.optObject(path, func(key string, path *jsonPath) error {
+			present, err := d.optObject(path, func(key string, path *safejson.Path) error {
 				switch key {
 				case "identifier":
 					var err error
@@ -411,7 +359,7 @@ func (d *decoder) rule(i int, path *jsonPath) (Rule, error) {
 					return err
 				case "attrs":
 					attrs := map[string]string{}
-					present, err := d.optObject(path, func(key string, path *jsonPath) error {
+					present, err := d.optObject(path, func(key string, path *safejson.Path) error {
 						v, err := d.str(path)
 						attrs[key] = v
 						return err
@@ -447,9 +395,9 @@ func (d *decoder) rule(i int, path *jsonPath) (Rule, error) {
 	return r, nil
 }
 
-func (d *decoder) constraint(path *jsonPath) (Constraint, error) {
+func (d *decoder) constraint(path *safejson.Path) (Constraint, error) {
 	var c Constraint
-	present, err := d.optObject(path, func(key string, path *jsonPath) error {
+	present, err := d.optObject(path, func(key string, path *safejson.Path) error {
 		switch key {
 		case "key":
 			var err error
@@ -472,8 +420,8 @@ func (d *decoder) constraint(path *jsonPath) (Constraint, error) {
 	return c, err
 }
 
-func unknownField(path *jsonPath, key string, known ...string) error {
-	parent := orTop(path.parent)
+func unknownField(path *safejson.Path, key string, known ...string) error {
+	parent := orTop(path.Parent)
 	squash := func(s string) string { return strings.ToLower(strings.ReplaceAll(s, "_", "")) }
 	for _, k := range known {
 		if squash(k) == squash(key) {

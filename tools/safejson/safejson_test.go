@@ -79,3 +79,25 @@ func FuzzCheckDepth(f *testing.F) {
 		}
 	})
 }
+
+func TestPath(t *testing.T) {
+	top := &Path{Index: -1, Key: "images"}
+	base := &Path{Parent: top, Index: -1, Key: "base"}
+	odd := &Path{Parent: top, Index: -1, Key: "a\nb"}
+	cases := []struct {
+		p    *Path
+		want string
+	}{
+		{nil, ""},
+		{top, "images"},
+		{&Path{Parent: base, Index: -1, Key: "platforms"}, "images.base.platforms"},
+		{&Path{Parent: &Path{Index: -1, Key: "rules"}, Index: 2}, "rules[2]"},
+		{odd, `images["a\nb"]`},
+		{&Path{Index: -1, Key: "x y"}, `["x y"]`},
+	}
+	for _, c := range cases {
+		if got := c.p.String(); got != c.want {
+			t.Errorf("String() = %q, want %q", got, c.want)
+		}
+	}
+}
