@@ -35,9 +35,18 @@ def _image_actions_test_impl(ctx):
     asserts.equals(env, [], blobs, "ReproImage reads layer blobs: %s" % blobs)
     asserts.true(env, "layer.json" in inputs, "ReproImage does not read the layer descriptor: %s" % inputs)
 
-    # Stamping adds exactly the stable status file, and only when asked.
-    status = [f for f in inputs if f.endswith("-status.txt")]
+    # Stamping adds exactly the stamp values file, and only when asked; the
+    # image action never reads stable-status.txt itself (it holds BUILD_HOST
+    # and BUILD_USER, which would keep two machines from sharing the action).
+    status = [f for f in inputs if f.endswith("-status.txt") or f.endswith(".stamp-values.txt")]
     asserts.equals(env, ctx.attr.want_status, status)
+    values = _action(env, "ReproStampValues")
+    if ctx.attr.want_status:
+        asserts.true(env, values != None, "stamped, but no ReproStampValues action")
+        if values:
+            asserts.equals(env, ["stable-status.txt"], [f.basename for f in values.inputs.to_list() if f.basename.endswith("-status.txt")])
+    else:
+        asserts.equals(env, None, values, "an unstamped target selects stamp values")
 
     # Every action has its own mnemonic (progress messages and params files
     # are checked on real builds by e2e/test_bazel.sh).
