@@ -3,262 +3,39 @@ package bzlexec
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/bazelbuild/buildtools/build"
+	starjson "go.starlark.net/lib/json"
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
 )
 
-// repoRoot is the repository root, relative to this package.
-const repoRoot = "../../.."
+// lockfileLabel is the lockfile of the tests, at lockfilePath.
+var lockfileLabel = &label{repo: "", pkg: "", name: "repro.lock.json"}
 
-// world is a fake Bazel for the pins .bzl files: it records the
-// repositories declared, fetches them with mock repository contexts, and
-// records the commands they run and the files they write.
-type world struct {
-	t        *testing.T
-	in       *Interp
-	rules    map[*Builtin]*ruleDef
-	declared []*declared
-	executed [][]string
-	files    map[string]map[string]string // repository -> path -> content
-	read     map[string]string            // label -> content
-	// lockCheck is what `repro lock check` answers: exit code and stderr.
-	lockCheckCode   int64
-	lockCheckStderr string
-}
-
-type ruleDef struct {
-	name  string
-	impl  Value
-	attrs *Dict
-}
-
-type declared struct {
-	rule   *ruleDef
-	name   string
-	kwargs map[string]Value
-}
-
-func (d *declared) String() string {
-	keys := make([]string, 0, len(d.kwargs))
-	for k := range d.kwargs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s(", d.rule.name)
-	for _, k := range keys {
-		fmt.Fprintf(&b, "%s = %s, ", k, repr(d.kwargs[k]))
-	}
-	return strings.TrimSuffix(b.String(), ", ") + ")"
-}
-
-func newWorld(t *testing.T) *world {
-	w := &world{t: t, rules: map[*Builtin]*ruleDef{}, files: map[string]map[string]string{}, read: map[string]string{}}
-	attrFn := func(kind string) *Builtin {
-		return builtin("attr."+kind, func(args []Value, kwargs []kwarg) (Value, error) {
-			s := NewStruct("kind", kind, "default", None)
-			for _, kw := range kwargs {
-				s.set(kw.name, kw.v)
-			}
-			return s, nil
-		})
-	}
-	attrs := NewStruct()
-	for _, k := range []string{"label", "string", "string_dict", "bool", "label_list", "string_list", "int"} {
-		attrs.set(k, attrFn(k))
-	}
-	predeclared := map[string]Value{
-		"attr": attrs,
-		"repository_rule": builtin("repository_rule", func(args []Value, kwargs []kwarg) (Value, error) {
-			a, err := bindArgs("repository_rule", args, kwargs, "implementation", "attrs?", "doc?", "environ?", "local?", "configure?")
-			if err != nil {
-				return nil, err
-			}
-			def := &ruleDef{impl: a[0], attrs: newDict()}
-			if d, ok := a[1].(*Dict); ok {
-				def.attrs = d
-			}
-			var rule *Builtin
-			rule = builtin("repository rule", func(args []Value, kwargs []kwarg) (Value, error) {
-				if len(args) > 0 {
-					return nil, errors.New("repository rules take keyword arguments only")
-				}
-				d := &declared{rule: def, kwargs: map[string]Value{}}
-				for _, kw := range kwargs {
-					if kw.name == "name" {
-						d.name = str(kw.v)
-						continue
-					}
-					if _, ok := def.attrs.get(kw.name); !ok {
-						return nil, fmt.Errorf("%s has no attribute %s", def.name, kw.name)
-					}
-					d.kwargs[kw.name] = kw.v
-				}
-				w.declared = append(w.declared, d)
-				return None, nil
-			})
-			w.rules[rule] = def
-			return rule, nil
-		}),
-		"module_extension": builtin("module_extension", func(args []Value, kwargs []kwarg) (Value, error) {
-			a, err := bindArgs("module_extension", args, kwargs, "implementation", "tag_classes?", "doc?")
-			if err != nil {
-				return nil, err
-			}
-			return NewStruct("implementation", a[0]), nil
-		}),
-		"tag_class": builtin("tag_class", func(args []Value, kwargs []kwarg) (Value, error) {
-			return NewStruct(), nil
-		}),
-	}
-	w.in = NewInterp(repoRoot, "rules_repro+", predeclared)
-	// The toolchain repositories are not what these tests are about.
-	w.in.Override("rules/private/toolchain_repo.bzl", map[string]Value{
-		"repro_repositories": builtin("repro_repositories", func([]Value, []kwarg) (Value, error) { return None, nil }),
-	})
-	m, err := w.in.Load("rules/private/pins_repo.bzl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, v := range m.globals {
-		if b, ok := v.(*Builtin); ok && w.rules[b] != nil {
-			w.rules[b].name = name
-		}
-	}
-	return w
-}
-
-// global returns a global of a loaded module, private ones included.
-func (w *world) global(path, name string) Value {
-	w.t.Helper()
-	m, err := w.in.Load(path)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	v, ok := m.globals[name]
-	if !ok {
-		w.t.Fatalf("%s has no %s", path, name)
-	}
-	return v
-}
-
-var lockfileLabel = &Label{repo: "", pkg: "", name: "repro.lock.json"}
-
-// ctx returns a mock repository_ctx (repo != "") or module_ctx.
-func (w *world) ctx(repo string, attrs *Struct) *Struct {
-	pathOf := func(v Value) (*Path, error) {
-		switch v := v.(type) {
-		case *Label:
-			if v.repo == "" {
-				return &Path{"/workspace/" + filepath.Join(v.pkg, v.name)}, nil
-			}
-			return &Path{"/external/" + v.repo + "/" + filepath.Join(v.pkg, v.name)}, nil
-		case string:
-			if strings.HasPrefix(v, "/") {
-				return &Path{v}, nil
-			}
-			return &Path{"/external/" + repo + "/" + v}, nil
-		case *Path:
-			return v, nil
-		}
-		return nil, fmt.Errorf("path of %s", typeName(v))
-	}
-	c := NewStruct(
-		"os", NewStruct("environ", newDict(), "name", "linux"),
-		"path", builtin("path", func(args []Value, kwargs []kwarg) (Value, error) {
-			a, err := bindArgs("path", args, kwargs, "path")
-			if err != nil {
-				return nil, err
-			}
-			return pathOf(a[0])
-		}),
-		"read", builtin("read", func(args []Value, kwargs []kwarg) (Value, error) {
-			a, err := bindArgs("read", args, kwargs, "path", "watch?")
-			if err != nil {
-				return nil, err
-			}
-			content, ok := w.read[str(a[0])]
-			if !ok {
-				return nil, fmt.Errorf("read: no file %s", str(a[0]))
-			}
-			return content, nil
-		}),
-		"execute", builtin("execute", func(args []Value, kwargs []kwarg) (Value, error) {
-			a, err := bindArgs("execute", args, kwargs, "arguments", "timeout?", "environment?", "quiet?", "working_directory?")
-			if err != nil {
-				return nil, err
-			}
-			elems, err := iterate(a[0])
-			if err != nil {
-				return nil, err
-			}
-			var argv []string
-			for _, e := range elems {
-				argv = append(argv, str(e))
-			}
-			w.executed = append(w.executed, argv)
-			code, stderr := int64(0), ""
-			if len(argv) > 2 && argv[1] == "lock" && argv[2] == "check" {
-				code, stderr = w.lockCheckCode, w.lockCheckStderr
-			}
-			return NewStruct("return_code", code, "stdout", "", "stderr", stderr), nil
-		}),
-	)
-	if repo == "" {
-		return c
-	}
-	c.set("attr", attrs)
-	c.set("name", repo)
-	c.set("file", builtin("file", func(args []Value, kwargs []kwarg) (Value, error) {
-		a, err := bindArgs("file", args, kwargs, "path", "content?", "executable?", "legacy_utf8?")
-		if err != nil {
-			return nil, err
-		}
-		content := ""
-		if a[1] != nil {
-			if content, err = wantString("file", a[1]); err != nil {
-				return nil, err
-			}
-		}
-		if w.files[repo] == nil {
-			w.files[repo] = map[string]string{}
-		}
-		w.files[repo][str(a[0])] = content
-		return None, nil
-	}))
-	return c
-}
-
-// fetch runs the implementation of a declared repository.
-func (w *world) fetch(d *declared) error {
-	attrs := NewStruct("name", d.name)
-	for i, k := range d.rule.attrs.keys {
-		name := str(k)
-		v, ok := d.kwargs[name]
-		if !ok {
-			def, _ := attr(d.rule.attrs.vals[i], "default")
-			v = def
-		}
-		attrs.set(name, v)
-	}
-	_, err := w.in.Call(d.rule.impl, []Value{w.ctx(d.name, attrs)})
-	return err
-}
+const lockfilePath = "/workspace/repro.lock.json"
 
 // bzlmod runs the pins module extension on the lockfile, as `pins.lockfile(
 // name = "pins", lockfile = "//:repro.lock.json")` in MODULE.bazel does.
 func (w *world) bzlmod() error {
-	ext := w.global("rules/extensions.bzl", "pins").(*Struct)
-	mctx := w.ctx("", nil)
-	tag := NewStruct("name", "pins", "lockfile", lockfileLabel)
-	mctx.set("modules", &List{elems: []Value{NewStruct("name", "root", "is_root", true, "tags", NewStruct("lockfile", &List{elems: []Value{tag}}))}})
-	_, err := w.in.Call(ext.fields["implementation"], []Value{mctx})
+	ext, ok := w.global("rules/extensions.bzl", "pins").(*moduleExtension)
+	if !ok || ext.tagClasses["lockfile"] == nil {
+		w.t.Fatalf("rules/extensions.bzl: pins is not a module extension with a lockfile tag class")
+	}
+	tag, err := ext.tagClasses["lockfile"].tag(w.thread, map[string]starlark.Value{"name": starlark.String("pins"), "lockfile": lockfileLabel})
+	if err != nil {
+		w.t.Fatalf("pins.lockfile(name = \"pins\", lockfile = %s): %v", lockfileLabel, err)
+	}
+	mod := starlarkstruct.FromStringDict(starlark.String("bazel_module"), starlark.StringDict{
+		"name": starlark.String("root"), "version": starlark.String(""), "is_root": starlark.True,
+		"tags": starlarkstruct.FromStringDict(starlark.String("bazel_module_tags"), starlark.StringDict{"lockfile": starlark.NewList([]starlark.Value{tag})}),
+	})
+	mctx := w.ctx("", nil, starlark.StringDict{"modules": starlark.NewList([]starlark.Value{mod})})
+	_, err = w.call(ext.impl, starlark.Tuple{mctx})
 	return err
 }
 
@@ -267,7 +44,7 @@ func (w *world) bzlmod() error {
 // calling pins_repositories().
 func (w *world) workspace() error {
 	reproPins := w.global("rules/pins.bzl", "repro_pins")
-	if _, err := w.in.Call(reproPins, nil, KW("name", "pins"), KW("lockfile", lockfileLabel)); err != nil {
+	if _, err := w.call(reproPins, nil, kw("name", starlark.String("pins")), kw("lockfile", lockfileLabel)); err != nil {
 		return err
 	}
 	if len(w.declared) != 1 || w.declared[0].rule.name != "repro_pins_hub" {
@@ -278,11 +55,11 @@ func (w *world) workspace() error {
 	if err := w.fetch(hub); err != nil {
 		return err
 	}
-	m, err := w.in.Exec("external/pins/repositories.bzl", []byte(w.files["pins"]["repositories.bzl"]))
+	g, err := w.load(w.thread, "@pins//:repositories.bzl")
 	if err != nil {
-		w.t.Fatalf("the hub's repositories.bzl: %v\n%s", err, w.files["pins"]["repositories.bzl"])
+		w.t.Fatalf("the hub's repositories.bzl: %s\n%s", describe(err), w.files["pins"]["repositories.bzl"])
 	}
-	_, err = w.in.Call(m.globals["pins_repositories"], nil)
+	_, err = w.call(g["pins_repositories"], nil)
 	return err
 }
 
@@ -362,7 +139,7 @@ func TestHostileLockfileRefusedOnBothPaths(t *testing.T) {
 		for _, path := range []string{"bzlmod", "WORKSPACE"} {
 			t.Run(tc.name+"/"+path, func(t *testing.T) {
 				w := newWorld(t)
-				w.read[lockfileLabel.String()] = hostileLockfile(t, tc.lockfile)
+				w.read[lockfilePath] = hostileLockfile(t, tc.lockfile)
 				var err error
 				if path == "bzlmod" {
 					err = w.bzlmod()
@@ -389,7 +166,7 @@ func TestHostileLockfileRefusedOnBothPaths(t *testing.T) {
 func TestLockCheckFailureStopsBothPaths(t *testing.T) {
 	for _, path := range []string{"bzlmod", "WORKSPACE"} {
 		w := newWorld(t)
-		w.read[lockfileLabel.String()] = lockfileJSON(t, "app", nil)
+		w.read[lockfilePath] = lockfileJSON(t, "app", nil)
 		w.lockCheckCode, w.lockCheckStderr = 1, "images.app.digest: missing; run repro lock update"
 		var err error
 		if path == "bzlmod" {
@@ -414,7 +191,7 @@ func TestBothPathsDeclareTheSameRepositories(t *testing.T) {
 	var got [2][]string
 	for i, path := range []string{"bzlmod", "WORKSPACE"} {
 		w := newWorld(t)
-		w.read[lockfileLabel.String()] = lockfileJSON(t, "app", func(e map[string]any) {
+		w.read[lockfilePath] = lockfileJSON(t, "app", func(e map[string]any) {
 			e["platforms"].(map[string]any)["linux/arm64/v8"] = map[string]any{"config": "sha256:" + hexC, "digest": "sha256:" + hexB}
 		})
 		var err error
@@ -479,15 +256,15 @@ func TestBothPathsDeclareTheSameRepositories(t *testing.T) {
 // must parse and hold each value intact, and declare nothing else.
 func TestGeneratedFilesHoldHostileValues(t *testing.T) {
 	w := newWorld(t)
-	platforms := newDict()
-	platforms.set("linux/amd64", "sha256:"+hexC)
-	configs := newDict()
-	configs.set("linux/amd64", "sha256:"+hexB)
-	d := &declared{rule: w.ruleNamed("repro_pinned_image"), name: "pins_app", kwargs: map[string]Value{
-		"image": hostile, "digest": "sha256:" + hexA, "platforms": platforms, "configs": configs, "blobs_prefix": "pins_app",
+	platforms := starlark.NewDict(1)
+	platforms.SetKey(starlark.String("linux/amd64"), starlark.String("sha256:"+hexC))
+	configs := starlark.NewDict(1)
+	configs.SetKey(starlark.String("linux/amd64"), starlark.String("sha256:"+hexB))
+	d := &declared{rule: w.ruleNamed("repro_pinned_image"), name: "pins_app", kwargs: map[string]starlark.Value{
+		"image": starlark.String(hostile), "digest": starlark.String("sha256:" + hexA), "platforms": platforms, "configs": configs, "blobs_prefix": starlark.String("pins_app"),
 	}}
 	if err := w.fetch(d); err != nil {
-		t.Fatal(err)
+		t.Fatal(describe(err))
 	}
 	text := w.files["pins_app"]["BUILD.bazel"]
 	rules := parseBuild(t, text)
@@ -508,75 +285,71 @@ func TestGeneratedFilesHoldHostileValues(t *testing.T) {
 // the values intact, and define nothing else.
 func TestHubFilesHoldHostileValues(t *testing.T) {
 	w := newWorld(t)
-	images, err := jsonDecode(mustJSON(t, map[string]any{
+	images, err := w.call(starjson.Module.Members["decode"], starlark.Tuple{starlark.String(mustJSON(t, map[string]any{
 		"ok": map[string]any{"image": hostile, "identifier": "docker-image://" + hostile},
-	}))
+	}))})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatal(describe(err))
 	}
-	label := &Label{repo: "", pkg: "third_party", name: "repro\"lock).json"}
-	v, err := w.in.Call(w.global("rules/private/pins_repo.bzl", "_hub_files"), []Value{"my-pins", label, images})
+	lockfile := &label{repo: "", pkg: "third_party", name: "repro\"lock).json"}
+	v, err := w.call(w.global("rules/private/pins_repo.bzl", "_hub_files"), starlark.Tuple{starlark.String("my-pins"), lockfile, images})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatal(describe(err))
 	}
-	files := v.(*Dict)
-	file := func(name string) string { f, _ := files.get(name); return f.(string) }
-
-	if rules := parseBuild(t, file("BUILD.bazel")); len(rules) != 1 || rules["ok"]["actual"] != "@my-pins_ok//:image" {
-		t.Errorf("BUILD.bazel: %v\n%s", rules, file("BUILD.bazel"))
+	files := map[string]string{}
+	for k, v := range goValue(v).(map[string]any) {
+		files[k] = v.(string)
+	}
+	if rules := parseBuild(t, files["BUILD.bazel"]); len(rules) != 1 || rules["ok"]["actual"] != "@my-pins_ok//:image" {
+		t.Errorf("BUILD.bazel: %v\n%s", rules, files["BUILD.bazel"])
 	}
 	for _, name := range []string{"defs.bzl", "repositories.bzl"} {
-		if _, err := build.ParseBzl(name, []byte(file(name))); err != nil {
-			t.Fatalf("%s does not parse: %v\n%s", name, err, file(name))
+		if _, err := build.ParseBzl(name, []byte(files[name])); err != nil {
+			t.Fatalf("%s does not parse: %v\n%s", name, err, files[name])
 		}
 	}
-	w.read[label.String()] = ""
-	defs, err := w.in.Exec("external/my-pins/defs.bzl", []byte(file("defs.bzl")))
+	// The hub's files, as Bazel loads them from @my-pins.
+	w.files["my-pins"] = files
+	defs, err := w.load(w.thread, "@my-pins//:defs.bzl")
 	if err != nil {
-		t.Fatalf("defs.bzl: %v\n%s", err, file("defs.bzl"))
+		t.Fatalf("defs.bzl: %s\n%s", describe(err), files["defs.bzl"])
 	}
 	want := map[string]any{hostile: "@my-pins_ok//:image", "docker-image://" + hostile: "@my-pins_ok//:image"}
-	if got := goValue(defs.globals["PINNED"]); !reflect.DeepEqual(got, want) {
+	if got := goValue(defs["PINNED"]); !reflect.DeepEqual(got, want) {
 		t.Errorf("PINNED = %v, want %v", got, want)
 	}
-	if got := defs.globals["_LOCKFILE"]; got != label.String() {
-		t.Errorf("_LOCKFILE = %q, want %q", got, label.String())
+	if got := goValue(defs["_LOCKFILE"]); got != lockfile.String() {
+		t.Errorf("_LOCKFILE = %q, want %q", got, lockfile.String())
 	}
-	if got := defs.globals["_LOCKFILE_PATH"]; got != label.name {
-		t.Errorf("_LOCKFILE_PATH = %q, want %q", got, label.name)
+	if got := goValue(defs["_LOCKFILE_PATH"]); got != lockfile.name {
+		t.Errorf("_LOCKFILE_PATH = %q, want %q", got, lockfile.name)
 	}
-	if len(defs.globals) != 4 || defs.globals["pinned"] == nil {
-		t.Errorf("defs.bzl defines %v", sortedGlobals(defs))
+	if got, want := defs.Keys(), []string{"PINNED", "_LOCKFILE", "_LOCKFILE_PATH", "pinned"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("defs.bzl defines %v, want %v", got, want)
 	}
-	repos, err := w.in.Exec("external/my-pins/repositories.bzl", []byte(file("repositories.bzl")))
+	repos, err := w.load(w.thread, "@my-pins//:repositories.bzl")
 	if err != nil {
-		t.Fatalf("repositories.bzl: %v\n%s", err, file("repositories.bzl"))
+		t.Fatalf("repositories.bzl: %s\n%s", describe(err), files["repositories.bzl"])
 	}
-	if got, want := goValue(repos.globals["_LOCK"]), map[string]any{"images": map[string]any{"ok": map[string]any{"image": hostile, "identifier": "docker-image://" + hostile, "platforms": map[string]any{}}}}; !reflect.DeepEqual(got, want) {
+	if got, want := goValue(repos["_LOCK"]), map[string]any{"images": map[string]any{"ok": map[string]any{"image": hostile, "identifier": "docker-image://" + hostile, "platforms": map[string]any{}}}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("_LOCK = %v", got)
 	}
-	if _, ok := repos.globals["my_pins_repositories"]; !ok || len(repos.globals) != 3 {
-		t.Errorf("repositories.bzl defines %v", sortedGlobals(repos))
+	// The load of repro_pins_repositories binds a file-local name, which is
+	// not among the globals.
+	if got, want := repos.Keys(), []string{"_LOCK", "my_pins_repositories"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("repositories.bzl defines %v, want %v", got, want)
 	}
-}
-
-func sortedGlobals(m *Module) []string {
-	var names []string
-	for k := range m.globals {
-		names = append(names, k)
+	// my_pins_repositories calls repro_pins_repositories (loaded from
+	// rules_repro), which checks the values again and declares nothing
+	// from these.
+	_, err = w.call(repos["my_pins_repositories"], nil)
+	var fe *FailError
+	if !errors.As(err, &fe) || !strings.Contains(fe.Msg, "images.ok.image is "+starlark.String(hostile).String()) {
+		t.Errorf("my_pins_repositories(): got %v, want fail() naming images.ok.image", describe(err))
 	}
-	sort.Strings(names)
-	return names
-}
-
-func (w *world) ruleNamed(name string) *ruleDef {
-	for _, r := range w.rules {
-		if r.name == name {
-			return r
-		}
+	if len(w.declared) > 0 {
+		t.Errorf("repositories declared from hostile values: %v", w.declared)
 	}
-	w.t.Fatalf("no repository rule %s", name)
-	return nil
 }
 
 // parseBuild parses a BUILD file and returns its rules' string attributes
