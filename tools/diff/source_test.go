@@ -147,7 +147,7 @@ func TestInputKinds(t *testing.T) {
 	}{
 		{"OCI archive", ref, filepath.Join(dir, "oci.tar"), nil, KindOCIArchive, true, "equal: the same digest"},
 		{"gzipped OCI archive", ref, "oci-archive:" + filepath.Join(dir, "other.tar.gz"), nil, KindOCIArchive, false, "app/motd: content:"},
-		{"our docker archive", ref, filepath.Join(dir, "ours.docker.tar"), nil, KindDockerArchive, true, "equal: the same digest"},
+		{"our docker archive", ref, filepath.Join(dir, "ours.docker.tar"), nil, KindDockerArchive, true, "a docker archive holds no manifest"},
 		{"docker save archive", ref, filepath.Join(dir, "legacy.docker.tar"), nil, KindDockerArchive, true, "a docker archive holds no manifest"},
 		{"docker save archive, changed", ref, filepath.Join(dir, "legacy-other.docker.tar"), nil, KindDockerArchive, false, "app/motd: content:"},
 		{"registry by tag", ref, host + "/app:ref", nil, KindRegistry, true, "equal: the same digest"},

@@ -281,17 +281,17 @@ func writeBlob(dir string, d specs.Descriptor, blobs *BlobSet) error {
 type ArchiveOptions struct {
 	// RefName is recorded in index.json (org.opencontainers.image.ref.name).
 	RefName string
-	// RepoTags, when set, makes a `docker load` archive: a manifest.json in
-	// docker's format is added next to the OCI layout. root must then be an
-	// image manifest.
+	// RepoTags, when set, makes a `docker load` archive (as Docker does)
+	// that loads under these tags. root must then be an image manifest.
 	RepoTags []string
-	// Docker adds manifest.json even without RepoTags.
+	// Docker makes a `docker load` archive even without RepoTags.
 	Docker bool
 }
 
 // WriteArchive writes a tar of an OCI layout holding root (an OCI archive),
-// optionally with docker's manifest.json so that `docker load` and
-// `podman load` accept it. Entries are in walk order with fixed metadata
+// or a `docker load` archive: docker's manifest.json and the blobs, and no
+// index.json or oci-layout, which would make `podman load` read it as an
+// OCI archive and drop its tags. Entries are in walk order with fixed metadata
 // (mode 0644/0755, owner 0:0, mtime 0), so the archive is reproducible.
 func WriteArchive(w io.Writer, root specs.Descriptor, blobs *BlobSet, opts ArchiveOptions) error {
 	descs, err := blobs.Closure(root)
@@ -304,6 +304,7 @@ func WriteArchive(w io.Writer, root specs.Descriptor, blobs *BlobSet, opts Archi
 	}
 	files := map[string][]byte{"index.json": index, "oci-layout": layoutFile}
 	if opts.Docker || len(opts.RepoTags) > 0 {
+		files = map[string][]byte{}
 		if !IsManifest(root.MediaType) {
 			return fmt.Errorf("a docker load archive holds one image; %s is an index (choose a platform)", root.Digest)
 		}

@@ -201,3 +201,43 @@ func TestLoadEngineFailures(t *testing.T) {
 	mustContain(t, "wrong ID", errOut, "after loading, podman reports image ID 0000000000000000000000000000000000000000000000000000000000000000, but the config digest we built is "+img.config.String())
 	t.Logf("fake engines:\n%s", errOut)
 }
+
+// TestDockerArchiveKeepsTagsInPodman loads the `docker-archive` output (what
+// repro_image's docker_archive output group holds) with a plain `podman
+// load -i`: the archive holds only what `docker load` reads, so podman
+// reads it as a docker archive and keeps the tag. With an index.json and
+// oci-layout next to manifest.json it read an OCI archive and dropped the
+// tag (<none>:<none>).
+func TestDockerArchiveKeepsTagsInPodman(t *testing.T) {
+	podman := requireTool(t, "podman")
+	dir := buildChain(t)
+	o := func(n string) string { return filepath.Join(dir, n) }
+	tag := fmt.Sprintf("localhost/repro-test/archive:%d", time.Now().UnixNano())
+	mustCLI(t, "docker-archive", "--descriptor", o("img-amd64.json"), "--blob", o("cfg-amd64.json"), "--blob", o("man-amd64.json"),
+		"--layer", o("l1.json")+"="+o("l1.tgz"), "--tag", tag, "--output", o("img.docker.tar"))
+	out, err := exec.Command("tar", "-tf", o("img.docker.tar")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tar -tf: %v\n%s", err, out)
+	}
+	for _, name := range strings.Fields(string(out)) {
+		if name == "index.json" || name == "oci-layout" {
+			t.Errorf("the docker archive holds %s", name)
+		}
+	}
+	cfg, err := fileDigest(o("cfg-amd64.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	podmanCleanup(t, podman, cfg)
+	if out, err := exec.Command(podman, "load", "-i", o("img.docker.tar")).CombinedOutput(); err != nil {
+		t.Fatalf("podman load: %v\n%s", err, out)
+	}
+	out, err = exec.Command(podman, "images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").CombinedOutput()
+	if err != nil {
+		t.Fatalf("podman images: %v\n%s", err, out)
+	}
+	want := tag + " " + cfg.Encoded()[:12]
+	if !strings.Contains(string(out), want) {
+		t.Errorf("podman images does not show %q:\n%s", want, out)
+	}
+}
