@@ -26,10 +26,15 @@ if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
 	docker load -i "$archive" >&2 && docker run --rm rules-repro/example:latest && ran=docker
 fi
 if [[ -z $ran ]] && command -v podman >/dev/null 2>&1; then
-	if podman load -i "$archive" >&2 && podman run --rm rules-repro/example:latest 2>/dev/null; then
+	if ! podman load -i "$archive" >&2; then
+		echo "demo: podman load failed (above); using runc" >&2
+	elif out=$(podman run --rm rules-repro/example:latest 2>&1); then
+		echo "$out"
 		ran=podman
 	else
-		echo "demo: podman cannot run containers here; using runc" >&2
+		# Loaded and tagged, but containers cannot start in some sandboxes
+		# (no cgroups, no setrlimit): say why, then use runc.
+		echo "demo: podman loaded rules-repro/example:latest but could not run it here: $(tail -1 <<<"$out"); using runc" >&2
 	fi
 fi
 if [[ -z $ran ]]; then
