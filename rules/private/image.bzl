@@ -121,8 +121,50 @@ def target_platform(ctx):
       "os/arch[/variant]".
     """
     if ctx.attr.platform:
+        check_platform(ctx.attr.platform, "%s: platform" % ctx.label)
         return ctx.attr.platform
     return target_platform_of(ctx)
+
+# The values the OCI image spec gives for platform.os and
+# platform.architecture (Go's GOOS and GOARCH), and the variants in use.
+_OS_VALUES = ["aix", "android", "darwin", "dragonfly", "freebsd", "illumos", "ios", "js", "linux", "netbsd", "openbsd", "plan9", "solaris", "wasip1", "windows"]
+_ARCH_VALUES = ["386", "amd64", "arm", "arm64", "loong64", "mips", "mips64", "mips64le", "mipsle", "ppc64", "ppc64le", "riscv64", "s390x", "wasm"]
+_VARIANTS = {
+    "arm": ["v5", "v6", "v7", "v8"],
+    "arm64": ["v8", "v8.0", "v8.1", "v8.2", "v8.3", "v8.4", "v8.5", "v8.6", "v8.7", "v8.8", "v8.9", "v9", "v9.0", "v9.1", "v9.2", "v9.3", "v9.4", "v9.5"],
+    "amd64": ["v1", "v2", "v3", "v4"],
+    "riscv64": ["rva20u64", "rva22u64"],
+}
+
+def _closest(value, known):
+    """The known value with the most characters in common with value, for a hint."""
+    best, score = "", -1
+    for k in known:
+        diff = len(k) - len(value)
+        common = len([c for c in k.elems() if c in value.elems()]) - (diff if diff > 0 else -diff)
+        if common > score:
+            best, score = k, common
+    return best
+
+def check_platform(platform, what):
+    """Fails unless platform is os/architecture[/variant] with OCI values.
+
+    Args:
+      platform: the platform string, for example "linux/arm64/v8".
+      what: names the attribute in the message.
+    """
+    parts = platform.split("/")
+    if len(parts) not in (2, 3) or "" in parts:
+        fail("%s %r: want os/architecture[/variant], for example \"linux/amd64\" or \"linux/arm64/v8\"" % (what, platform))
+    os, arch = parts[0], parts[1]
+    if os not in _OS_VALUES:
+        fail("%s %r: %r is not an OCI os (did you mean %r?); known: %s" % (what, platform, os, _closest(os, _OS_VALUES), ", ".join(_OS_VALUES)))
+    if arch not in _ARCH_VALUES:
+        fail("%s %r: %r is not an OCI architecture (did you mean %r?); known: %s" % (what, platform, arch, _closest(arch, _ARCH_VALUES), ", ".join(_ARCH_VALUES)))
+    if len(parts) == 3:
+        variants = _VARIANTS.get(arch, [])
+        if parts[2] not in variants:
+            fail("%s %r: %r is not a variant of %s (%s)" % (what, platform, parts[2], arch, ", ".join(variants) if variants else "it has none"))
 
 def target_platform_of(ctx):
     """The OCI platform of the target platform.
