@@ -642,3 +642,32 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(data)
 }
+
+// TestNonCanonicalLockfileIsUsable (issue 10): a lockfile whose only
+// problem is its canonical form (which changes no pin) declares its
+// repositories on both paths.
+func TestNonCanonicalLockfileIsUsable(t *testing.T) {
+	for _, path := range []string{"bzlmod", "WORKSPACE"} {
+		w := newWorld(t)
+		w.read[lockfileLabel.String()] = lockfileJSON(t, "app", nil)
+		w.lockCheckCode, w.lockCheckStdout = 1, `{"problems":[],"warnings":[],"canonical":false}`
+		var err error
+		if path == "bzlmod" {
+			err = w.bzlmod()
+		} else {
+			err = w.workspace()
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		n := 0
+		for _, d := range w.declared {
+			if d.rule.name == "repro_pinned_image" {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s: declared %v, want the image", path, w.declared)
+		}
+	}
+}
