@@ -35,8 +35,10 @@ def _image_actions_test_impl(ctx):
     asserts.equals(env, [], blobs, "ReproImage reads layer blobs: %s" % blobs)
     asserts.true(env, "layer.json" in inputs, "ReproImage does not read the layer descriptor: %s" % inputs)
 
-    # Stamping adds exactly the stable status file, and only when asked.
-    status = [f for f in inputs if f.endswith("-status.txt")]
+    # Stamping adds exactly the stamp values (the used keys of the stable
+    # status, never stable-status.txt itself, which holds BUILD_HOST), and
+    # only when asked.
+    status = [f for f in inputs if f.endswith("-status.txt") or f.endswith(".stamp-values.txt")]
     asserts.equals(env, ctx.attr.want_status, status)
 
     # Every action has its own mnemonic (progress messages and params files
