@@ -671,3 +671,53 @@ func TestNonCanonicalLockfileIsUsable(t *testing.T) {
 		}
 	}
 }
+
+// TestFilesDeclaredOnBothPaths (issue 10): every usable file of the
+// lockfile is a repository with its URL and sha256 on both paths, behind a
+// hub alias; a file lock check reports (say, denied) is not declared and
+// gets a failing target naming it.
+func TestFilesDeclaredOnBothPaths(t *testing.T) {
+	lockfile := mustJSON(t, map[string]any{
+		"files": map[string]any{
+			"tool":   map[string]any{"sha256": hexA, "url": "https://files.example.com/tool-1.0.tar.gz"},
+			"denied": map[string]any{"sha256": hexB, "url": "https://evil.example.com/x.tar"},
+		},
+		"images": map[string]any{}, "policy": []any{}, "version": 1,
+	})
+	report := `{"problems":[{"kind":"files","name":"denied","path":"files.denied","message":"source https://evil.example.com/x.tar is denied by the policy: policy[0] (DENY WILDCARD \"https://evil.example.com/*\")"}],"warnings":[],"canonical":true}`
+	for _, path := range []string{"bzlmod", "WORKSPACE"} {
+		w := newWorld(t)
+		w.read[lockfileLabel.String()] = lockfile
+		w.lockCheckCode, w.lockCheckStdout = 1, report
+		var err error
+		if path == "bzlmod" {
+			err = w.bzlmod()
+		} else {
+			err = w.workspace()
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		var got []string
+		for _, d := range w.declared {
+			if d.rule.name == "repro_pins_hub" {
+				if err := w.fetch(d); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			got = append(got, d.name+": "+d.String())
+		}
+		want := []string{`pins_tool: repro_pinned_file(sha256 = "` + hexA + `", url = "https://files.example.com/tool-1.0.tar.gz")`}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: declared %q, want %q", path, got, want)
+		}
+		rules := parseBuild(t, w.files["pins"]["BUILD.bazel"])
+		if rules["tool"]["actual"] != "@pins_tool//file" {
+			t.Errorf("%s: hub alias of tool: %v", path, rules["tool"])
+		}
+		if msg := rules["denied"]["message"]; !strings.Contains(msg, `the file "https://evil.example.com/x.tar" (files.denied in`) || !strings.Contains(msg, "is denied by the policy: policy[0]") || !strings.Contains(msg, "remove or narrow that rule") {
+			t.Errorf("%s: failing target of the denied file: %q", path, msg)
+		}
+	}
+}
