@@ -4,6 +4,9 @@
 # authentication holds a two-platform base image; repro lock pins it; real
 # Bazel builds FROM it.
 
+# shellcheck source=e2e/pins_issue10.sh
+source "$(dirname "${BASH_SOURCE[0]}")/pins_issue10.sh"
+
 PINS_USER=e2e-user
 PINS_PASS=S3cr3t-e2e-pa55
 
@@ -30,7 +33,8 @@ pins_setup() {
 	if [[ ! -f $W/repro.lock.json ]]; then
 		seed_base
 		"$REPRO" lock add base "$REG/base/image:1.0" --platform linux/amd64 --platform linux/arm64 --lockfile "$W/repro.lock.json" >&2 || fail "lock add"
-		"$REPRO" lock update --lockfile "$W/repro.lock.json" --ca-file "$CA" >&2 || fail "lock update"
+		# The CA comes from REPRO_REGISTRY_CA, as for every command here.
+		"$REPRO" lock update --lockfile "$W/repro.lock.json" >&2 || fail "lock update"
 		write_pins_build
 	fi
 }
@@ -155,6 +159,7 @@ test_pins() {
 	local arm_man
 	arm_man=$(json "$W/bazel-bin/multiarch.index.json" '.manifests[] | select(.platform.architecture=="arm64") | .digest')
 	[[ -n $arm_man ]] || fail "no arm64 image in the index"
+	echo "$d1" >"$E2E_TMP/d1"
 	log "pinned base: digest $d1, shallow (no layer blobs fetched), base layer and annotations right"
 
 	ebazel "$W" clean >/dev/null 2>&1
@@ -186,6 +191,13 @@ test_pins() {
 	# repro policy eval does.
 	start_registry "$E2E_TMP/registry" --tls --htpasswd "$PINS_USER:$PINS_PASS" >/dev/null
 	pins_policy_export
+
+	# 6-9. Issue 10 (e2e/pins_issue10.sh): trust configured once and what
+	# update moved; no dead end from any lockfile state, did you mean;
+	# pinned files.
+	pins_trust
+	pins_no_dead_end
+	pins_files
 }
 
 # expect_fail MESSAGE TARGETS...: the build fails and the log says MESSAGE.
@@ -262,8 +274,16 @@ pins_tamper_cases() {
 	forget_pins
 	expect_fail "denied by the policy" //:image
 	grep -qF "docker-image://$REG/base/image:1.0" "$E2E_TMP/last-build.log" || fail "the denial does not name the source"
+	grep -qF 'policy[0] (DENY WILDCARD' "$E2E_TMP/last-build.log" || fail "the denial does not name the rule"
+	grep -qF "remove or narrow that rule" "$E2E_TMP/last-build.log" || fail "the denial does not say what to do"
+	grep -qF "//:image" "$E2E_TMP/last-build.log" || fail "the denial does not name the target"
+	sed -n '/cannot be used/,/lock -- check/p' "$E2E_TMP/last-build.log" | head -6 >"$E2E_TMP/msg-denied.txt"
+	# Issue 10: only the targets that use it fail; the lock commands run.
+	pbuild //:hello //:app || fail "a target that does not use the denied base failed"
+	if plock check --lockfile repro.lock.json; then fail "lock check passed a denied source"; fi
+	grep -qF "is denied by the policy" "$E2E_TMP/last-run.log" || fail "bazel run @rules_repro//:lock -- check did not report the denial"
 	cp "$saved" "$lock"
-	log "DENY rule: the build fails naming the source and the rule"
+	log "DENY rule: //:image fails naming the source, the rule and the fix; //:hello builds; :lock -- check runs"
 
 	# f. A base used in BUILD but not in the lockfile.
 	cp "$W/BUILD.bazel" "$E2E_TMP/BUILD.saved"

@@ -9,7 +9,7 @@
     use_repo(pins, "pins")
 """
 
-load("//rules/private:pins_repo.bzl", "check_lockfile", "host_repro", "repro_pins_hub", "repro_pins_repositories")
+load("//rules/private:pins_repo.bzl", "check_lockfile", "host_repro", "repro_pins_hub", "repro_pins_repositories", "usable_lock")
 load("//rules/private:toolchain_repo.bzl", "repro_repositories")
 
 def _repro_impl(_module_ctx):
@@ -23,11 +23,12 @@ repro = module_extension(
 def _pins_impl(module_ctx):
     for mod in module_ctx.modules:
         for lock in mod.tags.lockfile:
-            # The checks of the WORKSPACE path (the hub's), before any
-            # repository is declared from the lockfile.
-            content = check_lockfile(module_ctx, lock.lockfile, host_repro())
+            # The code path of WORKSPACE (the hub's): the same checks before
+            # any repository is declared, and only the usable entries are
+            # declared (the hub gives the others failing targets).
+            r = check_lockfile(module_ctx, lock.lockfile, host_repro())
             repro_pins_hub(name = lock.name, lockfile = lock.lockfile)
-            repro_pins_repositories(lock.name, content)
+            repro_pins_repositories(lock.name, usable_lock(r.images, r.files))
 
 pins = module_extension(
     implementation = _pins_impl,

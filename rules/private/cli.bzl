@@ -1,5 +1,6 @@
 """The repro CLI as `bazel run` targets (for example @rules_repro//:lock)."""
 
+load("//rules/private:settings.bzl", "REGISTRY_CA_ATTRS", "registry_ca_export")
 load("//rules/private:toolchain.bzl", "TOOLCHAIN_TYPE", "repro_tool")
 
 def _repro_cli_impl(ctx):
@@ -11,17 +12,17 @@ def _repro_cli_impl(ctx):
 # runs in the directory Bazel was started from, so relative paths such as
 # --lockfile repro.lock.json are the user's.
 set -euo pipefail
-runfiles="${{RUNFILES_DIR:-$0.runfiles}}"
+{ca}runfiles="${{RUNFILES_DIR:-$0.runfiles}}"
 repro="$(cd "$runfiles/{workspace}" && pwd)/{repro}"
 cd "${{BUILD_WORKING_DIRECTORY:-${{BUILD_WORKSPACE_DIRECTORY:-.}}}}"
 exec "$repro" {command} "$@"
-""".format(workspace = ctx.workspace_name, repro = repro.short_path, command = ctx.attr.command), is_executable = True)
+""".format(workspace = ctx.workspace_name, repro = repro.short_path, command = ctx.attr.command, ca = registry_ca_export(ctx)), is_executable = True)
     return [DefaultInfo(executable = script, runfiles = ctx.runfiles(files = [repro]))]
 
 repro_cli = rule(
     implementation = _repro_cli_impl,
     doc = "Runs `repro COMMAND ARGS...` from `bazel run`, in the directory Bazel was started from.",
-    attrs = {"command": attr.string(doc = "The repro command, for example `lock`; empty for the whole CLI.")},
+    attrs = dict({"command": attr.string(doc = "The repro command, for example `lock`; empty for the whole CLI.")}, **REGISTRY_CA_ATTRS),
     executable = True,
     toolchains = [TOOLCHAIN_TYPE],
 )

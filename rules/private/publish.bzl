@@ -2,6 +2,7 @@
 
 load("//rules/private:common.bzl", "is_stamped", "stamp_keys", "stamp_values")
 load("//rules/private:image_files.bzl", "image_files", "launcher")
+load("//rules/private:settings.bzl", "REGISTRY_CA_ATTRS")
 load("//rules/private:toolchain.bzl", "TOOLCHAIN_TYPE")
 
 def _push_impl(ctx):
@@ -27,9 +28,9 @@ def _push_impl(ctx):
     script, runfiles = launcher(ctx, "push", args, files.runfiles, extra)
     return [DefaultInfo(executable = script, runfiles = runfiles)]
 
-_PUBLISH_ATTRS = {
+_PUBLISH_ATTRS = dict({
     "_stamp_flag": attr.label(default = Label("//rules/private:stamp")),
-}
+}, **REGISTRY_CA_ATTRS)
 
 repro_push = rule(
     implementation = _push_impl,
@@ -108,12 +109,12 @@ repro_load(
 
 `bazel run //app:image.load -- --engine podman --platform linux/arm64`.
 """,
-    attrs = {
+    attrs = dict({
         "image": attr.label(doc = "The repro_image or repro_index to load.", mandatory = True),
         "repo_tags": attr.string_list(doc = "Tags to give the loaded image, for example `[\"example.com/app:dev\"]`."),
         "engine": attr.string(doc = "docker, podman, or auto (docker when its daemon answers, else podman).", default = "auto", values = ["auto", "docker", "podman"]),
         "platform": attr.string(doc = "For an index: the platform to load (default: this machine's)."),
-    },
+    }, **REGISTRY_CA_ATTRS),
     executable = True,
     toolchains = [TOOLCHAIN_TYPE],
 )

@@ -35,6 +35,7 @@ REPRO_SRCS = [
     "tools/lock/export.go",
     "tools/lock/lock.go",
     "tools/lock/strictjson.go",
+    "tools/lock/suggest.go",
     "tools/lock/update.go",
     "tools/oci/layout.go",
     "tools/oci/source.go",

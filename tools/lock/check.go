@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/rules-repro/rules_repro/tools/oci"
@@ -238,4 +239,38 @@ func truncate(s string) string {
 		return s[:57] + "..."
 	}
 	return s
+}
+
+// Entry returns the entry a problem is about ("images", "base"), or two
+// empty strings for a problem of the whole file or of "policy".
+func (p Problem) Entry() (kind, name string) {
+	for _, k := range []string{"images", "files"} {
+		rest, ok := strings.CutPrefix(p.Path, k)
+		if !ok {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(rest, "."):
+			rest = rest[1:]
+			if i := strings.IndexAny(rest, ".["); i >= 0 {
+				rest = rest[:i]
+			}
+			if rest != "" {
+				return k, rest
+			}
+		case strings.HasPrefix(rest, "["):
+			if q, err := strconv.QuotedPrefix(rest[1:]); err == nil {
+				if n, err := strconv.Unquote(q); err == nil {
+					return k, n
+				}
+			}
+		}
+	}
+	return "", ""
+}
+
+// IsCanonicalForm reports whether the problem is only that the file is not
+// in canonical form (which `repro lock fmt` fixes without changing a pin).
+func (p Problem) IsCanonicalForm() bool {
+	return p.Path == "" && strings.HasPrefix(p.Message, "not in canonical form")
 }

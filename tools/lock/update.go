@@ -44,6 +44,12 @@ type UpdateOptions struct {
 	// Log receives one line per entry (and per changed platform); nil
 	// discards them.
 	Log io.Writer
+	// VerifyFiles downloads the selected files that already have a sha256
+	// and fails, naming the URL, when the content changed upstream. A
+	// file's checksum is never changed by Update: re-pinning a changed file
+	// is `repro lock add-file --replace`. The default (false) never
+	// downloads a pinned file.
+	VerifyFiles bool
 }
 
 // Update returns a copy of l with the selected entries resolved (see the
@@ -99,7 +105,7 @@ func (l *Lockfile) Update(ctx context.Context, r Resolver, o UpdateOptions) (*Lo
 	for _, name := range files {
 		f := out.Files[name]
 		path := entryPath("files", name)
-		if f.SHA256 != "" {
+		if f.SHA256 != "" && !o.VerifyFiles {
 			lines = append(lines, fmt.Sprintf("%s: %s pinned to sha256 %s (not downloaded)", path, f.URL, f.SHA256))
 			continue
 		}
@@ -109,6 +115,13 @@ func (l *Lockfile) Update(ctx context.Context, r Resolver, o UpdateOptions) (*Lo
 		}
 		if !sha256RE.MatchString(sha) {
 			return nil, fmt.Errorf("%s (%s): resolver returned an invalid sha256 %q", path, f.URL, sha)
+		}
+		if f.SHA256 != "" {
+			if sha != f.SHA256 {
+				return nil, fmt.Errorf("%s: %s changed upstream: pinned sha256 %s, now %s; the pin is kept (if the new content is expected: repro lock add-file --replace %s %s)", path, f.URL, f.SHA256, sha, show(name), f.URL)
+			}
+			lines = append(lines, fmt.Sprintf("%s: %s unchanged at sha256 %s (downloaded and verified)", path, f.URL, sha))
+			continue
 		}
 		f.SHA256 = sha
 		lines = append(lines, fmt.Sprintf("%s: %s pinned to sha256 %s", path, f.URL, sha))
@@ -157,7 +170,7 @@ func (l *Lockfile) selected(names []string) (images, files []string, err error) 
 		default:
 			all := append(sortedKeys(l.Images), sortedKeys(l.Files)...)
 			sort.Strings(all)
-			return nil, nil, fmt.Errorf("no entry named %q in the lockfile (have: %s)", n, strings.Join(all, ", "))
+			return nil, nil, fmt.Errorf("no entry named %q in the lockfile%s (have: %s; to pin a new source: repro lock add NAME REF, or repro lock add-file NAME URL)", n, didYouMean(n, all), strings.Join(all, ", "))
 		}
 	}
 	sort.Strings(images)

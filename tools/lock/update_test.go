@@ -186,7 +186,7 @@ func TestUpdateFailuresChangeNothing(t *testing.T) {
 			l.Policy = append(l.Policy, l.Policy[0])
 			l.Policy[len(l.Policy)-1].Selector.Identifier = "https://example.com/*"
 		}, UpdateOptions{}, []string{`files.tool: source https://example.com/tool.tgz is denied by the policy: policy[3] (DENY WILDCARD "https://example.com/*")`}, 0},
-		{"unknown name", nil, UpdateOptions{Names: []string{"nope"}}, []string{`no entry named "nope" in the lockfile (have: base, single, tool)`}, 0},
+		{"unknown name", nil, UpdateOptions{Names: []string{"nope"}}, []string{`no entry named "nope" in the lockfile (have: base, single, tool; to pin a new source`}, 0},
 		{"tag gone", func(l *Lockfile, f *fakeRegistry) {
 			delete(f.tags, "registry.example.com/single:1")
 		}, UpdateOptions{}, []string{"images.single: registry.example.com/single:1: not found"}, -1},
@@ -245,5 +245,28 @@ func TestUpdateUnderDenyUnpinned(t *testing.T) {
 	}
 	if len(fake.calls) != 6 {
 		t.Errorf("calls %v", fake.calls)
+	}
+}
+
+// TestUpdateVerifyFiles checks that a file that changed upstream is an
+// error naming its URL, and that its pin is never changed.
+func TestUpdateVerifyFiles(t *testing.T) {
+	fake := newFake()
+	l := mustParse(t, []byte(requested))
+	pinned, _, err := update(t, l, fake, UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, log, err := update(t, pinned, fake, UpdateOptions{VerifyFiles: true})
+	if err != nil || !strings.Contains(log, "files.tool: https://example.com/tool.tgz unchanged at sha256 "+strings.Repeat("8", 64)+" (downloaded and verified)") {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	fake.files["https://example.com/tool.tgz"] = strings.Repeat("9", 64)
+	_, _, err = update(t, pinned, fake, UpdateOptions{VerifyFiles: true})
+	if err == nil || !strings.Contains(err.Error(), "files.tool: https://example.com/tool.tgz changed upstream: pinned sha256 "+strings.Repeat("8", 64)+", now "+strings.Repeat("9", 64)) {
+		t.Errorf("got %v", err)
+	}
+	if pinned.Files["tool"].SHA256 != strings.Repeat("8", 64) {
+		t.Error("the pin changed")
 	}
 }

@@ -29,7 +29,7 @@ func (r *pullFlags) registryClient() (*registry.Client, error) {
 	if r.insecure {
 		fmt.Fprintln(pullWarnings, "repro: warning: --insecure: plain HTTP is allowed and TLS certificates are not verified; what is sent and fetched is still checked against its digest, but tags and credentials are not protected")
 	}
-	return registry.New(registry.Options{CAFiles: r.caFiles, Insecure: r.insecure, Retry: pullRetry, StallTimeout: r.stall.get()})
+	return registry.New(registry.Options{CAFiles: r.cas(), Insecure: r.insecure, Retry: pullRetry, StallTimeout: r.stall.get()})
 }
 
 func cmdPush(args []string, stdout io.Writer) error {

@@ -22,7 +22,7 @@ func TestLockCLIOffline(t *testing.T) {
 	}{
 		{"lock without subcommand", []string{"lock"}, 2, "Subcommands:", "missing subcommand"},
 		{"lock help", []string{"lock", "help"}, 0, "update ", ""},
-		{"unknown subcommand", []string{"lock", "frobnicate"}, 2, "", `unknown subcommand "frobnicate" (have: add, check, fmt, update)`},
+		{"unknown subcommand", []string{"lock", "frobnicate"}, 2, "", `unknown subcommand "frobnicate" (have: add, add-file, check, fmt, update)`},
 		{"add needs two arguments", []string{"lock", "add", "base", "--lockfile", lf}, 2, "", "want NAME and REF, got 1 arguments"},
 		{"add bad platform", []string{"lock", "add", "base", "alpine:3", "--platform", "amd64", "--lockfile", lf}, 2, "", "--platform: invalid platform"},
 		{"add sha for image", []string{"lock", "add", "base", "alpine:3", "--sha256", sha, "--lockfile", lf}, 2, "", "--sha256 is for files"},
@@ -35,7 +35,7 @@ func TestLockCLIOffline(t *testing.T) {
 		{"export incomplete", []string{"policy", "export", "--lockfile", lf}, 1, "", "cannot export: images.base: no digest; run repro lock update"},
 		{"check missing file", []string{"lock", "check", "--lockfile", filepath.Join(dir, "nope.json")}, 1, "", "no such file"},
 		{"update missing file", []string{"lock", "update", "--lockfile", filepath.Join(dir, "nope.json")}, 1, "", "no such file"},
-		{"update unknown name", []string{"lock", "update", "--lockfile", lf, "--name", "nope"}, 1, "", `no entry named "nope" in the lockfile (have: base, tool) (nothing was written)`},
+		{"update unknown name", []string{"lock", "update", "--lockfile", lf, "--name", "nope"}, 1, "", `no entry named "nope" in the lockfile (have: base, tool; to pin a new source: repro lock add NAME REF, or repro lock add-file NAME URL) (nothing was written)`},
 		{"update bad CA", []string{"lock", "update", "--lockfile", lf, "--ca-file", lf}, 1, "", "no PEM certificate"},
 		{"import missing", []string{"policy", "import", "--lockfile", lf}, 2, "", "want one policy FILE"},
 		{"import bad policy", []string{"policy", "import", lf, "--lockfile", lf}, 1, "", `unknown field "files"`},

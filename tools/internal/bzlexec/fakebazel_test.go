@@ -50,9 +50,11 @@ type world struct {
 	executed    [][]string
 	files       map[string]map[string]string // repository -> path -> content
 	read        map[string]string            // path -> content
-	// lockCheck is what `repro lock check` answers: exit code and stderr.
+	// lockCheck is what `repro lock check` answers: exit code, stderr and
+	// stdout (the --json report per entry).
 	lockCheckCode   int
 	lockCheckStderr string
+	lockCheckStdout string
 }
 
 type module struct {
@@ -80,8 +82,23 @@ func newWorld(t *testing.T) *world {
 			}),
 		}},
 		"repository_rule": starlark.NewBuiltin("repository_rule", w.repositoryRule),
-		"struct":          starlark.NewBuiltin("struct", starlarkstruct.Make),
-		"tag_class":       starlark.NewBuiltin("tag_class", tagClassFunc),
+		// Build rules (pins_error.bzl defines one, which the hub's files
+		// load) are analysed by Bazel in the e2e tests, not here: rule()
+		// gives a callable that accepts keyword arguments and records
+		// nothing.
+		"rule": starlark.NewBuiltin("rule", func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, _ []starlark.Tuple) (starlark.Value, error) {
+			if len(args) > 0 {
+				return nil, fmt.Errorf("%s: keyword arguments only", b.Name())
+			}
+			return starlark.NewBuiltin("a build rule", func(_ *starlark.Thread, r *starlark.Builtin, args starlark.Tuple, _ []starlark.Tuple) (starlark.Value, error) {
+				if len(args) > 0 {
+					return nil, fmt.Errorf("%s: keyword arguments only", r.Name())
+				}
+				return starlark.None, nil
+			}), nil
+		}),
+		"struct":    starlark.NewBuiltin("struct", starlarkstruct.Make),
+		"tag_class": starlark.NewBuiltin("tag_class", tagClassFunc),
 	}
 	w.thread = w.newThread("")
 	if _, err := w.module("rules/private/pins_repo.bzl"); err != nil {
@@ -777,12 +794,12 @@ func (w *world) ctx(repo string, attrs starlark.Value, extra starlark.StringDict
 				}
 			}
 			w.executed = append(w.executed, argv)
-			code, stderr := 0, ""
+			code, stdout, stderr := 0, "", ""
 			if len(argv) > 2 && argv[1] == "lock" && argv[2] == "check" {
-				code, stderr = w.lockCheckCode, w.lockCheckStderr
+				code, stdout, stderr = w.lockCheckCode, w.lockCheckStdout, w.lockCheckStderr
 			}
 			return starlarkstruct.FromStringDict(starlark.String("exec_result"), starlark.StringDict{
-				"return_code": starlark.MakeInt(code), "stdout": starlark.String(""), "stderr": starlark.String(stderr),
+				"return_code": starlark.MakeInt(code), "stdout": starlark.String(stdout), "stderr": starlark.String(stderr),
 			}), nil
 		}),
 	}

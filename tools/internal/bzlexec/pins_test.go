@@ -65,7 +65,8 @@ func (w *world) workspace() error {
 
 func (w *world) ranLockCheck() bool {
 	for _, argv := range w.executed {
-		if len(argv) == 5 && strings.HasSuffix(argv[0], "/repro") && argv[1] == "lock" && argv[2] == "check" && argv[3] == "--lockfile" && argv[4] == "/workspace/repro.lock.json" {
+		// --json: the report per entry (issue 10).
+		if len(argv) == 6 && strings.HasSuffix(argv[0], "/repro") && argv[1] == "lock" && argv[2] == "check" && argv[3] == "--lockfile" && argv[4] == "/workspace/repro.lock.json" && argv[5] == "--json" {
 			return true
 		}
 	}
@@ -162,24 +163,44 @@ func TestHostileLockfileRefusedOnBothPaths(t *testing.T) {
 }
 
 // TestLockCheckFailureStopsBothPaths checks that a lockfile `repro lock
-// check` refuses declares nothing, on either path.
+// check` refuses declares nothing, on either path, without failing the
+// fetch (which would fail every Bazel command, including the one that fixes
+// the lockfile, issue 10): the hub carries the message instead, and an
+// entry refused alone gets a failing target instead of repositories.
 func TestLockCheckFailureStopsBothPaths(t *testing.T) {
-	for _, path := range []string{"bzlmod", "WORKSPACE"} {
-		w := newWorld(t)
-		w.read[lockfilePath] = lockfileJSON(t, "app", nil)
-		w.lockCheckCode, w.lockCheckStderr = 1, "images.app.digest: missing; run repro lock update"
-		var err error
-		if path == "bzlmod" {
-			err = w.bzlmod()
-		} else {
-			err = w.workspace()
-		}
-		var fe *FailError
-		if !errors.As(err, &fe) || !strings.Contains(fe.Msg, w.lockCheckStderr) || !strings.Contains(fe.Msg, "repro lock check") {
-			t.Errorf("%s: got %v, want fail() with the output of repro lock check", path, err)
-		}
-		if len(w.declared) > 0 {
-			t.Errorf("%s: repositories declared although lock check failed: %v", path, w.declared)
+	for _, tc := range []struct{ name, stdout, want string }{
+		{"whole file", "", "images.app.digest: missing; run repro lock update"},
+		{"one entry", `{"problems":[{"kind":"images","name":"app","path":"images.app.digest","message":"missing; run repro lock update"}],"warnings":[],"canonical":true}`, "images.app.digest: missing; run repro lock update"},
+	} {
+		for _, path := range []string{"bzlmod", "WORKSPACE"} {
+			w := newWorld(t)
+			w.read[lockfilePath] = lockfileJSON(t, "app", nil)
+			w.lockCheckCode, w.lockCheckStderr, w.lockCheckStdout = 1, "images.app.digest: missing; run repro lock update", tc.stdout
+			var err error
+			if path == "bzlmod" {
+				err = w.bzlmod()
+			} else {
+				err = w.workspace()
+			}
+			if err != nil {
+				t.Errorf("%s/%s: got %v, want no fail()", tc.name, path, describe(err))
+			}
+			for _, d := range w.declared {
+				if d.rule.name != "repro_pins_hub" {
+					t.Errorf("%s/%s: repositories declared although lock check failed: %v", tc.name, path, w.declared)
+				} else if err := w.fetch(d); err != nil {
+					t.Fatal(describe(err))
+				}
+			}
+			hub := w.files["pins"]["BUILD.bazel"] + w.files["pins"]["defs.bzl"]
+			if !strings.Contains(hub, tc.want) {
+				t.Errorf("%s/%s: the hub does not carry %q:\n%s", tc.name, path, tc.want, hub)
+			}
+			if tc.name == "one entry" {
+				if rules := parseBuild(t, w.files["pins"]["BUILD.bazel"]); rules["app"] == nil || !strings.Contains(rules["app"]["message"], "bazel run @rules_repro//:lock -- update --name app") {
+					t.Errorf("%s: no failing target for app: %v", path, rules)
+				}
+			}
 		}
 	}
 }
@@ -324,7 +345,9 @@ func TestHubFilesHoldHostileValues(t *testing.T) {
 	if got := goValue(defs["_LOCKFILE_PATH"]); got != lockfile.name {
 		t.Errorf("_LOCKFILE_PATH = %q, want %q", got, lockfile.name)
 	}
-	if got, want := defs.Keys(), []string{"PINNED", "_LOCKFILE", "_LOCKFILE_PATH", "pinned"}; !reflect.DeepEqual(got, want) {
+	// pinned_source, loaded from pins_error.bzl, is file-local (issue 10
+	// added FILES, _PROBLEM, _hub_label and pinned_file).
+	if got, want := defs.Keys(), []string{"FILES", "PINNED", "_LOCKFILE", "_LOCKFILE_PATH", "_PROBLEM", "_hub_label", "pinned", "pinned_file"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("defs.bzl defines %v, want %v", got, want)
 	}
 	repos, err := w.load(w.thread, "@my-pins//:repositories.bzl")
@@ -383,4 +406,83 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(data)
+}
+
+// TestNonCanonicalLockfileIsUsable (issue 10): a lockfile whose only
+// problem is its canonical form (which changes no pin) declares its
+// repositories on both paths.
+func TestNonCanonicalLockfileIsUsable(t *testing.T) {
+	for _, path := range []string{"bzlmod", "WORKSPACE"} {
+		w := newWorld(t)
+		w.read[lockfilePath] = lockfileJSON(t, "app", nil)
+		w.lockCheckCode, w.lockCheckStdout = 1, `{"problems":[],"warnings":[],"canonical":false}`
+		var err error
+		if path == "bzlmod" {
+			err = w.bzlmod()
+		} else {
+			err = w.workspace()
+		}
+		if err != nil {
+			t.Fatalf("%s: %s", path, describe(err))
+		}
+		n := 0
+		for _, d := range w.declared {
+			if d.rule.name == "repro_pinned_image" {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s: declared %v, want the image", path, w.declared)
+		}
+	}
+}
+
+// TestFilesDeclaredOnBothPaths (issue 10): every usable file of the
+// lockfile is a repository with its URL and sha256 on both paths, behind a
+// hub alias; a file lock check reports (say, denied) is not declared and
+// gets a failing target naming it.
+func TestFilesDeclaredOnBothPaths(t *testing.T) {
+	lockfile := mustJSON(t, map[string]any{
+		"files": map[string]any{
+			"tool":   map[string]any{"sha256": hexA, "url": "https://files.example.com/tool-1.0.tar.gz"},
+			"denied": map[string]any{"sha256": hexB, "url": "https://evil.example.com/x.tar"},
+		},
+		"images": map[string]any{}, "policy": []any{}, "version": 1,
+	})
+	report := `{"problems":[{"kind":"files","name":"denied","path":"files.denied","message":"source https://evil.example.com/x.tar is denied by the policy: policy[0] (DENY WILDCARD \"https://evil.example.com/*\")"}],"warnings":[],"canonical":true}`
+	for _, path := range []string{"bzlmod", "WORKSPACE"} {
+		w := newWorld(t)
+		w.read[lockfilePath] = lockfile
+		w.lockCheckCode, w.lockCheckStdout = 1, report
+		var err error
+		if path == "bzlmod" {
+			err = w.bzlmod()
+		} else {
+			err = w.workspace()
+		}
+		if err != nil {
+			t.Fatalf("%s: %s", path, describe(err))
+		}
+		var got []string
+		for _, d := range w.declared {
+			if d.rule.name == "repro_pins_hub" {
+				if err := w.fetch(d); err != nil {
+					t.Fatal(describe(err))
+				}
+				continue
+			}
+			got = append(got, d.name+": "+d.String())
+		}
+		want := []string{`pins_tool: repro_pinned_file(sha256 = "` + hexA + `", url = "https://files.example.com/tool-1.0.tar.gz")`}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: declared %q, want %q", path, got, want)
+		}
+		rules := parseBuild(t, w.files["pins"]["BUILD.bazel"])
+		if rules["tool"]["actual"] != "@pins_tool//file" {
+			t.Errorf("%s: hub alias of tool: %v", path, rules["tool"])
+		}
+		if msg := rules["denied"]["message"]; !strings.Contains(msg, `the file "https://evil.example.com/x.tar" (files.denied in`) || !strings.Contains(msg, "is denied by the policy: policy[0]") || !strings.Contains(msg, "remove or narrow that rule") {
+			t.Errorf("%s: failing target of the denied file: %q", path, msg)
+		}
+	}
 }
