@@ -63,6 +63,15 @@ func (w *world) workspace() error {
 	return err
 }
 
+// declarePins declares the pins from the lockfile the bzlmod way or the
+// WORKSPACE way.
+func (w *world) declarePins(path string) error {
+	if path == "bzlmod" {
+		return w.bzlmod()
+	}
+	return w.workspace()
+}
+
 func (w *world) ranLockCheck() bool {
 	for _, argv := range w.executed {
 		// --json: the report per entry (issue 10).
@@ -141,12 +150,7 @@ func TestHostileLockfileRefusedOnBothPaths(t *testing.T) {
 			t.Run(tc.name+"/"+path, func(t *testing.T) {
 				w := newWorld(t)
 				w.read[lockfilePath] = hostileLockfile(t, tc.lockfile)
-				var err error
-				if path == "bzlmod" {
-					err = w.bzlmod()
-				} else {
-					err = w.workspace()
-				}
+				err := w.declarePins(path)
 				var fe *FailError
 				if !errors.As(err, &fe) || !strings.Contains(fe.Msg, tc.want) {
 					t.Errorf("got %v\nwant fail() with %s", err, tc.want)
@@ -176,12 +180,7 @@ func TestLockCheckFailureStopsBothPaths(t *testing.T) {
 			w := newWorld(t)
 			w.read[lockfilePath] = lockfileJSON(t, "app", nil)
 			w.lockCheckCode, w.lockCheckStderr, w.lockCheckStdout = 1, "images.app.digest: missing; run repro lock update", tc.stdout
-			var err error
-			if path == "bzlmod" {
-				err = w.bzlmod()
-			} else {
-				err = w.workspace()
-			}
+			err := w.declarePins(path)
 			if err != nil {
 				t.Errorf("%s/%s: got %v, want no fail()", tc.name, path, describe(err))
 			}
@@ -215,12 +214,7 @@ func TestBothPathsDeclareTheSameRepositories(t *testing.T) {
 		w.read[lockfilePath] = lockfileJSON(t, "app", func(e map[string]any) {
 			e["platforms"].(map[string]any)["linux/arm64/v8"] = map[string]any{"config": "sha256:" + hexC, "digest": "sha256:" + hexB}
 		})
-		var err error
-		if path == "bzlmod" {
-			err = w.bzlmod()
-		} else {
-			err = w.workspace()
-		}
+		err := w.declarePins(path)
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
@@ -416,12 +410,7 @@ func TestNonCanonicalLockfileIsUsable(t *testing.T) {
 		w := newWorld(t)
 		w.read[lockfilePath] = lockfileJSON(t, "app", nil)
 		w.lockCheckCode, w.lockCheckStdout = 1, `{"problems":[],"warnings":[],"canonical":false}`
-		var err error
-		if path == "bzlmod" {
-			err = w.bzlmod()
-		} else {
-			err = w.workspace()
-		}
+		err := w.declarePins(path)
 		if err != nil {
 			t.Fatalf("%s: %s", path, describe(err))
 		}
@@ -454,12 +443,7 @@ func TestFilesDeclaredOnBothPaths(t *testing.T) {
 		w := newWorld(t)
 		w.read[lockfilePath] = lockfile
 		w.lockCheckCode, w.lockCheckStdout = 1, report
-		var err error
-		if path == "bzlmod" {
-			err = w.bzlmod()
-		} else {
-			err = w.workspace()
-		}
+		err := w.declarePins(path)
 		if err != nil {
 			t.Fatalf("%s: %s", path, describe(err))
 		}
