@@ -28,6 +28,17 @@ def _runfiles_path(ctx, f):
         return f.short_path[3:]
     return ctx.workspace_name + "/" + f.short_path
 
+def _under_workspace(ctx, path):
+    """The runfiles-tree path of a path relative to the workspace's runfiles directory.
+
+    Runfiles symlinks and empty files are named relative to
+    `<runfiles>/<workspace name>/`; a name starting with `../` leaves it for
+    another repository's directory, as Bazel lays them out.
+    """
+    if path.startswith("../"):
+        return path[3:]
+    return ctx.workspace_name + "/" + path
+
 def _package_relative(ctx, f):
     pkg = ctx.label.package
     if pkg and f.short_path.startswith(pkg + "/"):
@@ -152,6 +163,29 @@ def _entry_for(state, path, what):
             return d
     fail("%s: %s: %s is not a path this layer declares (files, srcs, directories, symlinks), nor a parent of one" % (state.label, what, path))
 
+def _add_runfiles(ctx, state, target, root):
+    """Lays out a target's runfiles under root as Bazel lays out a runfiles tree."""
+    what = "runfiles of %s" % target.label
+    runfiles = target[DefaultInfo].default_runfiles
+    if runfiles:
+        for f in runfiles.files.to_list():
+            _file_entry(state, root + _runfiles_path(ctx, f), f, what)
+        for link in runfiles.symlinks.to_list():
+            _file_entry(state, root + _under_workspace(ctx, link.path), link.target_file, "runfiles symlink of %s" % target.label)
+        for link in runfiles.root_symlinks.to_list():
+            _file_entry(state, root + link.path, link.target_file, "runfiles root symlink of %s" % target.label)
+        for name in runfiles.empty_filenames.to_list():
+            path = root + _under_workspace(ctx, name)
+            _declare(state, path, "empty runfile of %s" % target.label)
+            state.entries.append({"type": "file", "path": path, "content": ""})
+
+    # Bazel 7 and later write a repository mapping manifest that runfiles
+    # libraries read to resolve apparent repository names; 4.2.3 has none.
+    files_to_run = target[DefaultInfo].files_to_run
+    manifest = getattr(files_to_run, "repo_mapping_manifest", None) if files_to_run else None
+    if manifest:
+        _file_entry(state, root + "_repo_mapping", manifest, "repository mapping of %s" % target.label)
+
 def layer_entries(ctx):
     """The spec entries and inputs of a repro_layer, checked at analysis time.
 
@@ -168,21 +202,19 @@ def layer_entries(ctx):
         files = target[DefaultInfo].files.to_list()
         if not files:
             fail("%s: %s provides no files" % (ctx.label, what))
-        if len(files) == 1:
+        files_to_run = target[DefaultInfo].files_to_run
+        executable = files_to_run.executable if files_to_run else None
+        if executable:
+            # A binary is its executable; its other outputs (an sh_binary's
+            # script, a py_binary's main.py) reach it through its runfiles.
+            _file_entry(state, dest, executable, what)
+        elif len(files) == 1:
             _file_entry(state, dest, files[0], what)
         else:
             for f in files:
                 _file_entry(state, dest + "/" + f.basename, f, "%s (%s)" % (what, f.short_path))
-        runfiles = target[DefaultInfo].default_runfiles
-        if ctx.attr.include_runfiles and runfiles:
-            root = dest + ".runfiles/"
-            for f in runfiles.files.to_list():
-                if f not in files:
-                    _file_entry(state, root + _runfiles_path(ctx, f), f, "runfiles of %s" % target.label)
-            for link in runfiles.symlinks.to_list():
-                _file_entry(state, root + ctx.workspace_name + "/" + link.path, link.target_file, "runfiles symlink of %s" % target.label)
-            for link in runfiles.root_symlinks.to_list():
-                _file_entry(state, root + link.path, link.target_file, "runfiles root symlink of %s" % target.label)
+        if ctx.attr.include_runfiles:
+            _add_runfiles(ctx, state, target, dest + ".runfiles/")
 
     prefix = normalize_path(ctx.attr.prefix, "%s: prefix" % ctx.label) if ctx.attr.prefix else ""
     for f in ctx.files.srcs:
@@ -249,9 +281,10 @@ def _layer_impl(ctx):
 
 LAYER_ATTRS = {
     "files": attr.label_keyed_string_dict(
-        doc = "Files to place in the image: label → path. A label with one file goes to exactly that path; " +
-              "a label with several files (or a directory) goes into that directory. Executables keep their executable bit " +
-              "(0755; other files 0644).",
+        doc = "Files to place in the image: label → path. A binary (a target with an executable, such as `sh_binary`, " +
+              "`py_binary`, `go_binary`) puts its executable at exactly that path, whatever else its `DefaultInfo.files` holds. " +
+              "Another label with one file goes to exactly that path; one with several files (or a directory) goes into that " +
+              "directory, each file under its base name. Executables keep their executable bit (0755; other files 0644).",
         allow_files = True,
     ),
     "srcs": attr.label_list(
@@ -260,7 +293,10 @@ LAYER_ATTRS = {
     ),
     "prefix": attr.string(doc = "Image directory for `srcs`, for example `/app`. Default: the root."),
     "include_runfiles": attr.bool(
-        doc = "Also add the runfiles of each `files` target, as `PATH.runfiles/WORKSPACE/...` next to it, so a binary finds its data at run time.",
+        doc = "Also add the runfiles of each `files` target at `PATH.runfiles/`, laid out as Bazel lays out a runfiles tree, " +
+              "so the runfiles libraries (`runfiles.bash`, Python's and rules_go's) find data at run time: files at " +
+              "`WORKSPACE/PACKAGE/FILE`, files of external repositories at `REPO/PATH`, the runfiles' symlinks, root symlinks " +
+              "and empty files, and the repository mapping manifest `_repo_mapping` on Bazel versions that write one (7 and later).",
         default = False,
     ),
     "directories": attr.string_list(doc = "Empty directories to create, for example `[\"/var/lib/app\"]` (0755 unless `modes` says otherwise)."),
