@@ -47,7 +47,7 @@ def _package_relative(ctx, f):
         return f.short_path[3:]
     return f.short_path
 
-def build_layer(ctx, name, entries, inputs, compression, compression_level, lower, created_by):
+def build_layer(ctx, name, entries, inputs, compression, compression_level, lower, created_by, allow_empty = False):
     """Declares the `repro layer` action for a list of spec entries.
 
     Args:
@@ -59,6 +59,7 @@ def build_layer(ctx, name, entries, inputs, compression, compression_level, lowe
       compression_level: the level, or -1 for the default.
       lower: (arguments, inputs) from lower_args, or None.
       created_by: the history text of the layer.
+      allow_empty: accept a layer without entries.
 
     Returns:
       LayerInfo.
@@ -67,7 +68,10 @@ def build_layer(ctx, name, entries, inputs, compression, compression_level, lowe
     if compression not in COMPRESSIONS:
         fail("%s: compression %r: want one of %s" % (ctx.label, compression, ", ".join(COMPRESSIONS)))
     spec = ctx.actions.declare_file(name + ".spec.json")
-    ctx.actions.write(spec, json.encode({"entries": entries}))
+    spec_content = {"entries": entries}
+    if allow_empty:
+        spec_content["allow_empty"] = True
+    ctx.actions.write(spec, json.encode(spec_content))
     blob = ctx.actions.declare_file(name + _EXTENSIONS[compression])
     descriptor = ctx.actions.declare_file(name + ".json")
     args = param_args(ctx)
@@ -163,27 +167,41 @@ def _entry_for(state, path, what):
             return d
     fail("%s: %s: %s is not a path this layer declares (files, srcs, directories, symlinks), nor a parent of one" % (state.label, what, path))
 
+def _wanted(ctx, rel):
+    """Whether the runfiles-tree path rel belongs to the part of the runfiles this layer holds."""
+    part = ctx.attr.runfiles
+    if part == "all":
+        return True
+    external = rel != "_repo_mapping" and rel.split("/")[0] != ctx.workspace_name
+    return external == (part == "external")
+
 def _add_runfiles(ctx, state, target, root):
     """Lays out a target's runfiles under root as Bazel lays out a runfiles tree."""
     what = "runfiles of %s" % target.label
     runfiles = target[DefaultInfo].default_runfiles
     if runfiles:
         for f in runfiles.files.to_list():
-            _file_entry(state, root + _runfiles_path(ctx, f), f, what)
+            rel = _runfiles_path(ctx, f)
+            if _wanted(ctx, rel):
+                _file_entry(state, root + rel, f, what)
         for link in runfiles.symlinks.to_list():
-            _file_entry(state, root + _under_workspace(ctx, link.path), link.target_file, "runfiles symlink of %s" % target.label)
+            rel = _under_workspace(ctx, link.path)
+            if _wanted(ctx, rel):
+                _file_entry(state, root + rel, link.target_file, "runfiles symlink of %s" % target.label)
         for link in runfiles.root_symlinks.to_list():
-            _file_entry(state, root + link.path, link.target_file, "runfiles root symlink of %s" % target.label)
+            if _wanted(ctx, link.path):
+                _file_entry(state, root + link.path, link.target_file, "runfiles root symlink of %s" % target.label)
         for name in runfiles.empty_filenames.to_list():
-            path = root + _under_workspace(ctx, name)
-            _declare(state, path, "empty runfile of %s" % target.label)
-            state.entries.append({"type": "file", "path": path, "content": ""})
+            rel = _under_workspace(ctx, name)
+            if _wanted(ctx, rel):
+                _declare(state, root + rel, "empty runfile of %s" % target.label)
+                state.entries.append({"type": "file", "path": root + rel, "content": ""})
 
     # Bazel 7 and later write a repository mapping manifest that runfiles
     # libraries read to resolve apparent repository names; 4.2.3 has none.
     files_to_run = target[DefaultInfo].files_to_run
     manifest = getattr(files_to_run, "repo_mapping_manifest", None) if files_to_run else None
-    if manifest:
+    if manifest and _wanted(ctx, "_repo_mapping"):
         _file_entry(state, root + "_repo_mapping", manifest, "repository mapping of %s" % target.label)
 
 def layer_entries(ctx):
@@ -196,6 +214,10 @@ def layer_entries(ctx):
       (entries, inputs).
     """
     state = struct(label = ctx.label, entries = [], inputs = [], declared = {})
+    if ctx.attr.runfiles not in ("all", "external", "workspace"):
+        fail("%s: runfiles %r: want one of all, external, workspace" % (ctx.label, ctx.attr.runfiles))
+    if ctx.attr.runfiles != "all" and not ctx.attr.include_runfiles:
+        fail("%s: runfiles = %r selects a part of the runfiles of `files`, but include_runfiles is False" % (ctx.label, ctx.attr.runfiles))
     for target, dest in ctx.attr.files.items():
         what = "files[%s]" % target.label
         dest = normalize_path(dest, "%s: %s" % (ctx.label, what))
@@ -204,7 +226,9 @@ def layer_entries(ctx):
             fail("%s: %s provides no files" % (ctx.label, what))
         files_to_run = target[DefaultInfo].files_to_run
         executable = files_to_run.executable if files_to_run else None
-        if executable:
+        if ctx.attr.runfiles == "external":
+            pass  # the files themselves belong to the workspace part
+        elif executable:
             # A binary is its executable; its other outputs (an sh_binary's
             # script, a py_binary's main.py) reach it through its runfiles.
             _file_entry(state, dest, executable, what)
@@ -265,6 +289,10 @@ def layer_entries(ctx):
             fail("%s: owners[%r]: a whiteout has no owner" % (ctx.label, path))
         e.update(_parse_owner(owner, "%s: owners[%r]" % (ctx.label, path)))
 
+    if not state.entries and ctx.attr.runfiles == "external":
+        # A binary without external runfiles: its external layer is empty,
+        # which repro_binary_image cannot know when it declares the layer.
+        return state.entries, state.inputs
     if not state.entries:
         fail("%s: the layer is empty; give files, srcs, directories, symlinks, tars or whiteouts" % ctx.label)
     return state.entries, state.inputs
@@ -272,7 +300,7 @@ def layer_entries(ctx):
 def _layer_impl(ctx):
     entries, inputs = layer_entries(ctx)
     lower = lower_args(ctx, ctx.attr.base) if ctx.attr.base else None
-    info = build_layer(ctx, ctx.label.name, entries, inputs, ctx.attr.compression, ctx.attr.compression_level, lower, stable_label(ctx.label))
+    info = build_layer(ctx, ctx.label.name, entries, inputs, ctx.attr.compression, ctx.attr.compression_level, lower, stable_label(ctx.label), allow_empty = not entries)
     return [
         DefaultInfo(files = depset([info.blob])),
         info,
@@ -298,6 +326,15 @@ LAYER_ATTRS = {
               "`WORKSPACE/PACKAGE/FILE`, files of external repositories at `REPO/PATH`, the runfiles' symlinks, root symlinks " +
               "and empty files, and the repository mapping manifest `_repo_mapping` on Bazel versions that write one (7 and later).",
         default = False,
+    ),
+    "runfiles": attr.string(
+        doc = "Which part of the `files` targets and their runfiles this layer holds, to split a binary over layers that change at " +
+              "different rates (repro_binary_image does): `all`; `external`, only the runfiles of external repositories " +
+              "(runfiles-tree paths not under the workspace's name), which change when dependencies do; `workspace`, the rest: " +
+              "the files themselves, the workspace's runfiles and `_repo_mapping`. A part other than `all` needs `include_runfiles`. " +
+              "An `external` layer of a binary without external runfiles is empty.",
+        default = "all",
+        values = ["all", "external", "workspace"],
     ),
     "directories": attr.string_list(doc = "Empty directories to create, for example `[\"/var/lib/app\"]` (0755 unless `modes` says otherwise)."),
     "symlinks": attr.string_dict(doc = "Symbolic links: path → target, for example `{\"/usr/bin/app\": \"/app/server\"}`. The target is kept verbatim."),
