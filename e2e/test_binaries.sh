@@ -1,0 +1,79 @@
+# shellcheck shell=bash
+# End-to-end tests of binaries in images (issue 16): a workspace under
+# e2e/binaries consumes rules_repro as a user does; every image is unpacked
+# with umoci and run with runc, and its output asserted.
+
+# binaries_build TARGET...: bazel build in the binaries workspace of clone A.
+binaries_build() {
+	ebazel "$A/e2e/binaries" build "$@" 2>&1 | tee "$E2E_TMP/last-build.log" >&2
+	return "${PIPESTATUS[0]}"
+}
+
+# run_layout LAYOUT: unpack an OCI layout's "latest" image and run it; prints
+# its standard output.
+run_layout() {
+	local run
+	run=$(mktemp -d "$E2E_TMP/run.XXXXXX")
+	umoci unpack --image "$1:latest" "$run/bundle" >/dev/null || fail "umoci unpack $1"
+	"$E2E_ROOT/e2e/lib/runc_run.sh" "$run/bundle"
+}
+
+# layer_digests MANIFEST: the layer digests, one a line, bottom first.
+layer_digests() { jq -r '.layers[].digest' "$1"; }
+
+test_binaries() {
+	ensure_clone "$A"
+	command -v bash-static >/dev/null || [[ -x /bin/bash-static ]] || fail "bash-static is missing: apt-get install bash-static (tools/install-deps.sh test)"
+	local ws="$A/e2e/binaries" bin="$A/e2e/binaries/bazel-bin"
+	binaries_build //:greet_image //:greet_layer || fail "building //:greet_image and //:greet_layer"
+
+	# Layout of the layers: the executable is a file (not a directory) with
+	# its executable bit, the runfiles tree is split by repository.
+	local ext wsl
+	ext=$(tar -tvzf "$bin/greet_image_external.tar.gz")
+	wsl=$(tar -tvzf "$bin/greet_image_workspace.tar.gz")
+	grep -Eq '^-rwxr-xr-x .* app/greet$' <<<"$wsl" || fail "/app/greet is not an executable file in the workspace layer:
+$wsl"
+	grep -Eq ' app/greet\.runfiles/repro_binaries_e2e/greeting\.txt$' <<<"$wsl" || fail "greeting.txt is not in the workspace layer"
+	grep -Eq ' app/greet\.runfiles/repro_binaries_e2e/greet\.sh$' <<<"$wsl" || fail "greet.sh (also in the binary's files) is missing from its runfiles"
+	grep -q 'bazel_tools' <<<"$wsl" && fail "the workspace layer holds external runfiles:
+$wsl"
+	grep -Eq ' app/greet\.runfiles/bazel_tools/tools/bash/runfiles/runfiles\.bash$' <<<"$ext" || fail "runfiles.bash is not in the external layer:
+$ext"
+	grep -q 'repro_binaries_e2e' <<<"$ext" && fail "the external layer holds workspace files:
+$ext"
+	local all split
+	all=$(tar -tzf "$bin/greet_layer.tar.gz" | sort)
+	split=$( (tar -tzf "$bin/greet_image_external.tar.gz" && tar -tzf "$bin/greet_image_workspace.tar.gz") | sort -u)
+	[[ $all == "$split" ]] || fail "greet_layer (all runfiles) and greet_image's two layers differ: $(diff <(echo "$all") <(echo "$split"))"
+	log "greet_image layers: external [$(awk '{print $NF}' <<<"$ext" | grep -v '/$' | tr '\n' ' ')], workspace [$(awk '{print $NF}' <<<"$wsl" | grep -v '/$' | tr '\n' ' ')]"
+
+	local out want="greet: hello from a data file in the runfiles"
+	out=$(run_layout "$bin/greet_image") || fail "running greet_image: [$out]"
+	[[ $out == "$want" ]] || fail "greet_image printed [$out], want [$want]"
+	log "runc ran greet_image ($(digest_of "$bin/greet_image.digest")): $out"
+
+	# Layer reuse: a change to the data file changes the workspace layer
+	# only; the base and the external layer keep their digests.
+	local before after data="$ws/greeting.txt"
+	before=$(layer_digests "$bin/greet_image.manifest.json")
+	cp "$data" "$E2E_TMP/greeting.orig"
+	echo "hello from a changed data file" >"$data"
+	binaries_build //:greet_image || {
+		cp "$E2E_TMP/greeting.orig" "$data"
+		fail "rebuilding //:greet_image"
+	}
+	after=$(layer_digests "$bin/greet_image.manifest.json")
+	out=$(run_layout "$bin/greet_image") || out="(run failed: $out)"
+	cp "$E2E_TMP/greeting.orig" "$data"
+	log "layers before: $(tr '\n' ' ' <<<"$before")"
+	log "layers after:  $(tr '\n' ' ' <<<"$after")"
+	[[ $(wc -l <<<"$before") == 3 ]] || fail "greet_image has $(wc -l <<<"$before") layers, want 3 (base, external, workspace)"
+	local changed
+	changed=$(diff <(echo "$before") <(echo "$after") | grep -c '^>' || true)
+	[[ $changed == 1 ]] || fail "$changed layer digests changed, want exactly 1"
+	[[ $(sed -n 3p <<<"$before") != $(sed -n 3p <<<"$after") ]] || fail "the workspace layer (the top one) did not change"
+	[[ $out == "greet: hello from a changed data file" ]] || fail "the rebuilt image printed [$out]"
+	log "after changing greeting.txt only the workspace layer changed; the image printed: $out"
+	binaries_build //:greet_image >/dev/null 2>&1 || fail "rebuild with the original greeting"
+}
