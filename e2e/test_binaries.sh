@@ -76,4 +76,30 @@ $ext"
 	[[ $out == "greet: hello from a changed data file" ]] || fail "the rebuilt image printed [$out]"
 	log "after changing greeting.txt only the workspace layer changed; the image printed: $out"
 	binaries_build //:greet_image >/dev/null 2>&1 || fail "rebuild with the original greeting"
+	binaries_tars
+}
+
+# binaries_tars: a genrule-made tar (everything under dist/, owner 501:20,
+# files 0600, directories 0700) merged under /opt/dist with dist/ stripped,
+# with modes and owners set on its members. The image's user (65534) can
+# run the script and read its data only through those overrides.
+binaries_tars() {
+	local bin="$A/e2e/binaries/bazel-bin"
+	binaries_build //:dist_image || fail "building //:dist_image"
+	local got want
+	got=$(tar -tvzf "$bin/dist_layer.tar.gz" --numeric-owner | awk '{print $1, $2, $NF}')
+	want="drwxr-xr-x 0/0 opt/
+drwxr-xr-x 0/0 opt/dist/
+drwxr-xr-x 501/20 opt/dist/bin/
+-rwxr-xr-x 501/20 opt/dist/bin/hello.sh
+drwxr-xr-x 501/20 opt/dist/share/
+-rw------- 65534/65534 opt/dist/share/msg.txt"
+	[[ $got == "$want" ]] || fail "dist_layer holds
+$got
+want
+$want"
+	local out
+	out=$(run_layout "$bin/dist_image") || fail "running dist_image: [$out]"
+	[[ $out == "dist: merged from a tar under a prefix" ]] || fail "dist_image printed [$out]"
+	log "dist_layer: the tar under /opt/dist, dist/ stripped, modes and owners overridden; runc ran dist_image ($(digest_of "$bin/dist_image.digest")): $out"
 }

@@ -47,7 +47,7 @@ def _package_relative(ctx, f):
         return f.short_path[3:]
     return f.short_path
 
-def build_layer(ctx, name, entries, inputs, compression, compression_level, lower, created_by, allow_empty = False):
+def build_layer(ctx, name, entries, inputs, compression, compression_level, lower, created_by, allow_empty = False, overrides = []):
     """Declares the `repro layer` action for a list of spec entries.
 
     Args:
@@ -60,6 +60,7 @@ def build_layer(ctx, name, entries, inputs, compression, compression_level, lowe
       lower: (arguments, inputs) from lower_args, or None.
       created_by: the history text of the layer.
       allow_empty: accept a layer without entries.
+      overrides: modes and owners of paths that come from tars (spec overrides).
 
     Returns:
       LayerInfo.
@@ -71,6 +72,8 @@ def build_layer(ctx, name, entries, inputs, compression, compression_level, lowe
     spec_content = {"entries": entries}
     if allow_empty:
         spec_content["allow_empty"] = True
+    if overrides:
+        spec_content["overrides"] = overrides
     ctx.actions.write(spec, json.encode(spec_content))
     blob = ctx.actions.declare_file(name + _EXTENSIONS[compression])
     descriptor = ctx.actions.declare_file(name + ".json")
@@ -156,7 +159,12 @@ def _file_entry(state, path, f, what):
     state.inputs.append(f)
 
 def _entry_for(state, path, what):
-    """The declared entry at path, or a new directory entry if path is a parent of one."""
+    """The declared entry at path, a new directory entry if path is a parent of one, or an override of a tar member.
+
+    A path of the layer's tars is known only when the layer is built: it
+    becomes a spec override (a dict without "type"), which `repro layer`
+    refuses if no member has the path.
+    """
     for e in state.entries:
         if e.get("path") == path and e["type"] != "tar":
             return e
@@ -165,6 +173,10 @@ def _entry_for(state, path, what):
             d = {"type": "dir", "path": path}
             state.entries.append(d)
             return d
+    if [e for e in state.entries if e["type"] == "tar"]:
+        if path not in state.overrides:
+            state.overrides[path] = {"path": path}
+        return state.overrides[path]
     fail("%s: %s: %s is not a path this layer declares (files, srcs, directories, symlinks), nor a parent of one" % (state.label, what, path))
 
 def _wanted(ctx, rel):
@@ -211,9 +223,10 @@ def layer_entries(ctx):
       ctx: the repro_layer rule context.
 
     Returns:
-      (entries, inputs).
+      (entries, inputs, overrides): overrides are the modes and owners of
+      paths that come from tars.
     """
-    state = struct(label = ctx.label, entries = [], inputs = [], declared = {})
+    state = struct(label = ctx.label, entries = [], inputs = [], declared = {}, overrides = {})
     if ctx.attr.runfiles not in ("all", "external", "workspace"):
         fail("%s: runfiles %r: want one of all, external, workspace" % (ctx.label, ctx.attr.runfiles))
     if ctx.attr.runfiles != "all" and not ctx.attr.include_runfiles:
@@ -267,15 +280,24 @@ def layer_entries(ctx):
         _declare(state, path, "opaque_directories[%r]" % o)
         state.entries.append({"type": "opaque", "path": path})
 
+    tars_prefix = normalize_path(ctx.attr.tars_prefix, "%s: tars_prefix" % ctx.label) if ctx.attr.tars_prefix else ""
+    tars_strip = normalize_path(ctx.attr.tars_strip_prefix, "%s: tars_strip_prefix" % ctx.label) if ctx.attr.tars_strip_prefix else ""
+    if (tars_prefix or tars_strip) and not ctx.files.tars:
+        fail("%s: tars_prefix and tars_strip_prefix apply to `tars`, but the layer has none" % ctx.label)
     for t in ctx.files.tars:
-        state.entries.append({"type": "tar", "source": t.path})
+        e = {"type": "tar", "source": t.path}
+        if tars_prefix and tars_prefix != "/":
+            e["path"] = tars_prefix
+        if tars_strip and tars_strip != "/":
+            e["strip_prefix"] = tars_strip
+        state.entries.append(e)
         state.inputs.append(t)
 
     # Per-path modes and owners apply to declared entries; a path that is
     # only a parent of declared entries becomes a declared directory.
     for path, mode in ctx.attr.modes.items():
         e = _entry_for(state, normalize_path(path, "%s: modes" % ctx.label), "modes[%r]" % path)
-        if e["type"] in ("whiteout", "tree"):
+        if e.get("type") in ("whiteout", "tree"):
             fail("%s: modes[%r]: a %s entry has no mode of its own" % (ctx.label, path, e["type"]))
         e["mode"] = _check_mode(mode, "%s: modes[%r]" % (ctx.label, path))
     if ctx.attr.owner:
@@ -285,22 +307,22 @@ def layer_entries(ctx):
                 e.update(owner)
     for path, owner in ctx.attr.owners.items():
         e = _entry_for(state, normalize_path(path, "%s: owners" % ctx.label), "owners[%r]" % path)
-        if e["type"] == "whiteout":
+        if e.get("type") == "whiteout":
             fail("%s: owners[%r]: a whiteout has no owner" % (ctx.label, path))
         e.update(_parse_owner(owner, "%s: owners[%r]" % (ctx.label, path)))
 
     if not state.entries and ctx.attr.runfiles == "external":
         # A binary without external runfiles: its external layer is empty,
         # which repro_binary_image cannot know when it declares the layer.
-        return state.entries, state.inputs
+        return state.entries, state.inputs, []
     if not state.entries:
         fail("%s: the layer is empty; give files, srcs, directories, symlinks, tars or whiteouts" % ctx.label)
-    return state.entries, state.inputs
+    return state.entries, state.inputs, [state.overrides[p] for p in sorted(state.overrides)]
 
 def _layer_impl(ctx):
-    entries, inputs = layer_entries(ctx)
+    entries, inputs, overrides = layer_entries(ctx)
     lower = lower_args(ctx, ctx.attr.base) if ctx.attr.base else None
-    info = build_layer(ctx, ctx.label.name, entries, inputs, ctx.attr.compression, ctx.attr.compression_level, lower, stable_label(ctx.label), allow_empty = not entries)
+    info = build_layer(ctx, ctx.label.name, entries, inputs, ctx.attr.compression, ctx.attr.compression_level, lower, stable_label(ctx.label), allow_empty = not entries, overrides = overrides)
     return [
         DefaultInfo(files = depset([info.blob])),
         info,
@@ -339,13 +361,25 @@ LAYER_ATTRS = {
     "directories": attr.string_list(doc = "Empty directories to create, for example `[\"/var/lib/app\"]` (0755 unless `modes` says otherwise)."),
     "symlinks": attr.string_dict(doc = "Symbolic links: path → target, for example `{\"/usr/bin/app\": \"/app/server\"}`. The target is kept verbatim."),
     "tars": attr.label_list(
-        doc = "Tar archives (plain, gzip or zstd) whose entries are merged into the layer. Their metadata is kept and times are clamped to SOURCE_DATE_EPOCH.",
+        doc = "Tar archives (plain, gzip or zstd) whose entries are merged into the layer, under `tars_prefix` with `tars_strip_prefix` removed. " +
+              "Their metadata is kept (`modes` and `owners` can change it by path) and times are clamped to SOURCE_DATE_EPOCH.",
         allow_files = [".tar", ".tar.gz", ".tgz", ".tar.zst", ".tzst"],
+    ),
+    "tars_prefix": attr.string(doc = "Image directory the members of `tars` go under, for example `/opt/app`. Default: the root."),
+    "tars_strip_prefix": attr.string(
+        doc = "Removed from the name of each member of `tars` before `tars_prefix` is added: with `\"dist\"`, member `dist/bin/app` goes to " +
+              "`TARS_PREFIX/bin/app`. Members that are this directory or its parents are dropped; any other member outside it fails the build, naming it.",
     ),
     "whiteouts": attr.string_list(doc = "Paths of the base image to delete, for example `[\"/etc/apt/sources.list\"]`."),
     "opaque_directories": attr.string_list(doc = "Directories of the base image whose contents this layer replaces entirely. Needs `base` to know what to delete."),
-    "modes": attr.string_dict(doc = "Octal modes by path, for example `{\"/var/lib/app\": \"0700\", \"/app/server\": \"0755\"}`."),
-    "owners": attr.string_dict(doc = "Owners by path: `\"UID:GID\"` or `\"UID:GID:USER:GROUP\"`, for example `{\"/var/lib/app\": \"1000:1000\"}`."),
+    "modes": attr.string_dict(
+        doc = "Octal modes by path, for example `{\"/var/lib/app\": \"0700\", \"/app/server\": \"0755\"}`. A path is declared by this layer, " +
+              "a parent of a declared path, or (in a layer with `tars`) a member of the tars or a parent of one, checked when the layer is built.",
+    ),
+    "owners": attr.string_dict(
+        doc = "Owners by path: `\"UID:GID\"` or `\"UID:GID:USER:GROUP\"`, for example `{\"/var/lib/app\": \"1000:1000\"}`. The paths are those " +
+              "`modes` takes; on a member of `tars` the owner replaces the archive's, names included.",
+    ),
     "owner": attr.string(doc = "Owner of every declared entry, `\"UID:GID\"` or `\"UID:GID:USER:GROUP\"` (default 0:0); `owners` overrides it per path."),
     "base": attr.label(
         doc = "Optional base image the layer goes on. Parent directories then keep the base's mode and owner (so adding a file under `/tmp` keeps it 1777) and `opaque_directories` can be expanded. Costs reading the base's layers.",
