@@ -76,7 +76,32 @@ $ext"
 	[[ $out == "greet: hello from a changed data file" ]] || fail "the rebuilt image printed [$out]"
 	log "after changing greeting.txt only the workspace layer changed; the image printed: $out"
 	binaries_build //:greet_image >/dev/null 2>&1 || fail "rebuild with the original greeting"
+	binaries_shapes
 	binaries_tars
+}
+
+# binaries_shapes: runfiles symlinks go under the workspace's directory,
+# root symlinks under the runfiles root; a file that is also in the
+# binary's DefaultInfo.files stays in the runfiles; the executable is a file.
+binaries_shapes() {
+	local bin="$A/e2e/binaries/bazel-bin" got want
+	binaries_build //:shapes_layer || fail "building //:shapes_layer"
+	got=$(tar -tvzf "$bin/shapes_layer.tar.gz" | awk '{print substr($1, 1, 4), $NF}' | LC_ALL=C sort)
+	want="-rw- app/shapes.runfiles/repro_binaries_e2e/greeting.txt
+-rw- app/shapes.runfiles/repro_binaries_e2e/linked/data.txt
+-rw- app/shapes.runfiles/root_link/data.txt
+-rwx app/shapes
+-rwx app/shapes.runfiles/repro_binaries_e2e/shapes
+drwx app/
+drwx app/shapes.runfiles/
+drwx app/shapes.runfiles/repro_binaries_e2e/
+drwx app/shapes.runfiles/repro_binaries_e2e/linked/
+drwx app/shapes.runfiles/root_link/"
+	[[ $got == "$want" ]] || fail "shapes_layer holds
+$got
+want
+$want"
+	log "shapes_layer: executable at /app/shapes, runfiles files, symlinks and root symlinks where Bazel puts them"
 }
 
 # binaries_tars: a genrule-made tar (everything under dist/, owner 501:20,
