@@ -3,7 +3,7 @@
 #
 # usage: e2e/run.sh [TEST...]      (default: all, in order)
 #
-# Tests: reproducible stamping remote_cache judges multiplatform golden analysis pins publish toolchain
+# Tests: reproducible stamping remote_cache judges multiplatform golden analysis binaries pins publish toolchain
 # Later tests reuse the clones and builds of earlier ones.
 set -euo pipefail
 
@@ -14,6 +14,8 @@ export E2E_TMP
 source "$here/lib/common.sh"
 # shellcheck source=e2e/lib/services.sh
 source "$here/lib/services.sh"
+# shellcheck source=e2e/test_binaries.sh
+source "$here/test_binaries.sh"
 # shellcheck source=e2e/test_bazel.sh
 source "$here/test_bazel.sh"
 # shellcheck source=e2e/test_pins.sh
@@ -36,7 +38,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-all=(reproducible stamping remote_cache judges multiplatform golden analysis pins publish toolchain)
+all=(reproducible stamping remote_cache judges multiplatform golden analysis binaries pins publish toolchain)
 tests=("${@:-${all[@]}}")
 failed=()
 for t in "${tests[@]}"; do

@@ -28,6 +28,17 @@ def _runfiles_path(ctx, f):
         return f.short_path[3:]
     return ctx.workspace_name + "/" + f.short_path
 
+def _under_workspace(ctx, path):
+    """The runfiles-tree path of a path relative to the workspace's runfiles directory.
+
+    Runfiles symlinks and empty files are named relative to
+    `<runfiles>/<workspace name>/`; a name starting with `../` leaves it for
+    another repository's directory, as Bazel lays them out.
+    """
+    if path.startswith("../"):
+        return path[3:]
+    return ctx.workspace_name + "/" + path
+
 def _package_relative(ctx, f):
     pkg = ctx.label.package
     if pkg and f.short_path.startswith(pkg + "/"):
@@ -36,7 +47,7 @@ def _package_relative(ctx, f):
         return f.short_path[3:]
     return f.short_path
 
-def build_layer(ctx, name, entries, inputs, compression, compression_level, lower, created_by):
+def build_layer(ctx, name, entries, inputs, compression, compression_level, lower, created_by, allow_empty = False, overrides = []):
     """Declares the `repro layer` action for a list of spec entries.
 
     Args:
@@ -48,6 +59,8 @@ def build_layer(ctx, name, entries, inputs, compression, compression_level, lowe
       compression_level: the level, or -1 for the default.
       lower: (arguments, inputs) from lower_args, or None.
       created_by: the history text of the layer.
+      allow_empty: accept a layer without entries.
+      overrides: modes and owners of paths that come from tars (spec overrides).
 
     Returns:
       LayerInfo.
@@ -56,7 +69,12 @@ def build_layer(ctx, name, entries, inputs, compression, compression_level, lowe
     if compression not in COMPRESSIONS:
         fail("%s: compression %r: want one of %s" % (ctx.label, compression, ", ".join(COMPRESSIONS)))
     spec = ctx.actions.declare_file(name + ".spec.json")
-    ctx.actions.write(spec, json.encode({"entries": entries}))
+    spec_content = {"entries": entries}
+    if allow_empty:
+        spec_content["allow_empty"] = True
+    if overrides:
+        spec_content["overrides"] = overrides
+    ctx.actions.write(spec, json.encode(spec_content))
     blob = ctx.actions.declare_file(name + _EXTENSIONS[compression])
     descriptor = ctx.actions.declare_file(name + ".json")
     args = param_args(ctx)
@@ -141,7 +159,12 @@ def _file_entry(state, path, f, what):
     state.inputs.append(f)
 
 def _entry_for(state, path, what):
-    """The declared entry at path, or a new directory entry if path is a parent of one."""
+    """The declared entry at path, a new directory entry if path is a parent of one, or an override of a tar member.
+
+    A path of the layer's tars is known only when the layer is built: it
+    becomes a spec override (a dict without "type"), which `repro layer`
+    refuses if no member has the path.
+    """
     for e in state.entries:
         if e.get("path") == path and e["type"] != "tar":
             return e
@@ -150,7 +173,48 @@ def _entry_for(state, path, what):
             d = {"type": "dir", "path": path}
             state.entries.append(d)
             return d
+    if [e for e in state.entries if e["type"] == "tar"]:
+        if path not in state.overrides:
+            state.overrides[path] = {"path": path}
+        return state.overrides[path]
     fail("%s: %s: %s is not a path this layer declares (files, srcs, directories, symlinks), nor a parent of one" % (state.label, what, path))
+
+def _wanted(ctx, rel):
+    """Whether the runfiles-tree path rel belongs to the part of the runfiles this layer holds."""
+    part = ctx.attr.runfiles
+    if part == "all":
+        return True
+    external = rel != "_repo_mapping" and rel.split("/")[0] != ctx.workspace_name
+    return external == (part == "external")
+
+def _add_runfiles(ctx, state, target, root):
+    """Lays out a target's runfiles under root as Bazel lays out a runfiles tree."""
+    what = "runfiles of %s" % target.label
+    runfiles = target[DefaultInfo].default_runfiles
+    if runfiles:
+        for f in runfiles.files.to_list():
+            rel = _runfiles_path(ctx, f)
+            if _wanted(ctx, rel):
+                _file_entry(state, root + rel, f, what)
+        for link in runfiles.symlinks.to_list():
+            rel = _under_workspace(ctx, link.path)
+            if _wanted(ctx, rel):
+                _file_entry(state, root + rel, link.target_file, "runfiles symlink of %s" % target.label)
+        for link in runfiles.root_symlinks.to_list():
+            if _wanted(ctx, link.path):
+                _file_entry(state, root + link.path, link.target_file, "runfiles root symlink of %s" % target.label)
+        for name in runfiles.empty_filenames.to_list():
+            rel = _under_workspace(ctx, name)
+            if _wanted(ctx, rel):
+                _declare(state, root + rel, "empty runfile of %s" % target.label)
+                state.entries.append({"type": "file", "path": root + rel, "content": ""})
+
+    # Bazel 7 and later write a repository mapping manifest that runfiles
+    # libraries read to resolve apparent repository names; 4.2.3 has none.
+    files_to_run = target[DefaultInfo].files_to_run
+    manifest = getattr(files_to_run, "repo_mapping_manifest", None) if files_to_run else None
+    if manifest and _wanted(ctx, "_repo_mapping"):
+        _file_entry(state, root + "_repo_mapping", manifest, "repository mapping of %s" % target.label)
 
 def layer_entries(ctx):
     """The spec entries and inputs of a repro_layer, checked at analysis time.
@@ -159,30 +223,35 @@ def layer_entries(ctx):
       ctx: the repro_layer rule context.
 
     Returns:
-      (entries, inputs).
+      (entries, inputs, overrides): overrides are the modes and owners of
+      paths that come from tars.
     """
-    state = struct(label = ctx.label, entries = [], inputs = [], declared = {})
+    state = struct(label = ctx.label, entries = [], inputs = [], declared = {}, overrides = {})
+    if ctx.attr.runfiles not in ("all", "external", "workspace"):
+        fail("%s: runfiles %r: want one of all, external, workspace" % (ctx.label, ctx.attr.runfiles))
+    if ctx.attr.runfiles != "all" and not ctx.attr.include_runfiles:
+        fail("%s: runfiles = %r selects a part of the runfiles of `files`, but include_runfiles is False" % (ctx.label, ctx.attr.runfiles))
     for target, dest in ctx.attr.files.items():
         what = "files[%s]" % target.label
         dest = normalize_path(dest, "%s: %s" % (ctx.label, what))
         files = target[DefaultInfo].files.to_list()
         if not files:
             fail("%s: %s provides no files" % (ctx.label, what))
-        if len(files) == 1:
+        files_to_run = target[DefaultInfo].files_to_run
+        executable = files_to_run.executable if files_to_run else None
+        if ctx.attr.runfiles == "external":
+            pass  # the files themselves belong to the workspace part
+        elif executable:
+            # A binary is its executable; its other outputs (an sh_binary's
+            # script, a py_binary's main.py) reach it through its runfiles.
+            _file_entry(state, dest, executable, what)
+        elif len(files) == 1:
             _file_entry(state, dest, files[0], what)
         else:
             for f in files:
                 _file_entry(state, dest + "/" + f.basename, f, "%s (%s)" % (what, f.short_path))
-        runfiles = target[DefaultInfo].default_runfiles
-        if ctx.attr.include_runfiles and runfiles:
-            root = dest + ".runfiles/"
-            for f in runfiles.files.to_list():
-                if f not in files:
-                    _file_entry(state, root + _runfiles_path(ctx, f), f, "runfiles of %s" % target.label)
-            for link in runfiles.symlinks.to_list():
-                _file_entry(state, root + ctx.workspace_name + "/" + link.path, link.target_file, "runfiles symlink of %s" % target.label)
-            for link in runfiles.root_symlinks.to_list():
-                _file_entry(state, root + link.path, link.target_file, "runfiles root symlink of %s" % target.label)
+        if ctx.attr.include_runfiles:
+            _add_runfiles(ctx, state, target, dest + ".runfiles/")
 
     prefix = normalize_path(ctx.attr.prefix, "%s: prefix" % ctx.label) if ctx.attr.prefix else ""
     for f in ctx.files.srcs:
@@ -211,15 +280,24 @@ def layer_entries(ctx):
         _declare(state, path, "opaque_directories[%r]" % o)
         state.entries.append({"type": "opaque", "path": path})
 
+    tars_prefix = normalize_path(ctx.attr.tars_prefix, "%s: tars_prefix" % ctx.label) if ctx.attr.tars_prefix else ""
+    tars_strip = normalize_path(ctx.attr.tars_strip_prefix, "%s: tars_strip_prefix" % ctx.label) if ctx.attr.tars_strip_prefix else ""
+    if (tars_prefix or tars_strip) and not ctx.files.tars:
+        fail("%s: tars_prefix and tars_strip_prefix apply to `tars`, but the layer has none" % ctx.label)
     for t in ctx.files.tars:
-        state.entries.append({"type": "tar", "source": t.path})
+        e = {"type": "tar", "source": t.path}
+        if tars_prefix and tars_prefix != "/":
+            e["path"] = tars_prefix
+        if tars_strip and tars_strip != "/":
+            e["strip_prefix"] = tars_strip
+        state.entries.append(e)
         state.inputs.append(t)
 
     # Per-path modes and owners apply to declared entries; a path that is
     # only a parent of declared entries becomes a declared directory.
     for path, mode in ctx.attr.modes.items():
         e = _entry_for(state, normalize_path(path, "%s: modes" % ctx.label), "modes[%r]" % path)
-        if e["type"] in ("whiteout", "tree"):
+        if e.get("type") in ("whiteout", "tree"):
             fail("%s: modes[%r]: a %s entry has no mode of its own" % (ctx.label, path, e["type"]))
         e["mode"] = _check_mode(mode, "%s: modes[%r]" % (ctx.label, path))
     if ctx.attr.owner:
@@ -229,18 +307,22 @@ def layer_entries(ctx):
                 e.update(owner)
     for path, owner in ctx.attr.owners.items():
         e = _entry_for(state, normalize_path(path, "%s: owners" % ctx.label), "owners[%r]" % path)
-        if e["type"] == "whiteout":
+        if e.get("type") == "whiteout":
             fail("%s: owners[%r]: a whiteout has no owner" % (ctx.label, path))
         e.update(_parse_owner(owner, "%s: owners[%r]" % (ctx.label, path)))
 
+    if not state.entries and ctx.attr.runfiles == "external":
+        # A binary without external runfiles: its external layer is empty,
+        # which repro_binary_image cannot know when it declares the layer.
+        return state.entries, state.inputs, []
     if not state.entries:
         fail("%s: the layer is empty; give files, srcs, directories, symlinks, tars or whiteouts" % ctx.label)
-    return state.entries, state.inputs
+    return state.entries, state.inputs, [state.overrides[p] for p in sorted(state.overrides)]
 
 def _layer_impl(ctx):
-    entries, inputs = layer_entries(ctx)
+    entries, inputs, overrides = layer_entries(ctx)
     lower = lower_args(ctx, ctx.attr.base) if ctx.attr.base else None
-    info = build_layer(ctx, ctx.label.name, entries, inputs, ctx.attr.compression, ctx.attr.compression_level, lower, stable_label(ctx.label))
+    info = build_layer(ctx, ctx.label.name, entries, inputs, ctx.attr.compression, ctx.attr.compression_level, lower, stable_label(ctx.label), allow_empty = not entries, overrides = overrides)
     return [
         DefaultInfo(files = depset([info.blob])),
         info,
@@ -249,9 +331,10 @@ def _layer_impl(ctx):
 
 LAYER_ATTRS = {
     "files": attr.label_keyed_string_dict(
-        doc = "Files to place in the image: label → path. A label with one file goes to exactly that path; " +
-              "a label with several files (or a directory) goes into that directory. Executables keep their executable bit " +
-              "(0755; other files 0644).",
+        doc = "Files to place in the image: label → path. A binary (a target with an executable, such as `sh_binary`, " +
+              "`py_binary`, `go_binary`) puts its executable at exactly that path, whatever else its `DefaultInfo.files` holds. " +
+              "Another label with one file goes to exactly that path; one with several files (or a directory) goes into that " +
+              "directory, each file under its base name. Executables keep their executable bit (0755; other files 0644).",
         allow_files = True,
     ),
     "srcs": attr.label_list(
@@ -260,19 +343,43 @@ LAYER_ATTRS = {
     ),
     "prefix": attr.string(doc = "Image directory for `srcs`, for example `/app`. Default: the root."),
     "include_runfiles": attr.bool(
-        doc = "Also add the runfiles of each `files` target, as `PATH.runfiles/WORKSPACE/...` next to it, so a binary finds its data at run time.",
+        doc = "Also add the runfiles of each `files` target at `PATH.runfiles/`, laid out as Bazel lays out a runfiles tree, " +
+              "so the runfiles libraries (`runfiles.bash`, Python's and rules_go's) find data at run time: files at " +
+              "`WORKSPACE/PACKAGE/FILE`, files of external repositories at `REPO/PATH`, the runfiles' symlinks, root symlinks " +
+              "and empty files, and the repository mapping manifest `_repo_mapping` on Bazel versions that write one (7 and later).",
         default = False,
+    ),
+    "runfiles": attr.string(
+        doc = "Which part of the `files` targets and their runfiles this layer holds, to split a binary over layers that change at " +
+              "different rates (repro_binary_image does): `all`; `external`, only the runfiles of external repositories " +
+              "(runfiles-tree paths not under the workspace's name), which change when dependencies do; `workspace`, the rest: " +
+              "the files themselves, the workspace's runfiles and `_repo_mapping`. A part other than `all` needs `include_runfiles`. " +
+              "An `external` layer of a binary without external runfiles is empty.",
+        default = "all",
+        values = ["all", "external", "workspace"],
     ),
     "directories": attr.string_list(doc = "Empty directories to create, for example `[\"/var/lib/app\"]` (0755 unless `modes` says otherwise)."),
     "symlinks": attr.string_dict(doc = "Symbolic links: path → target, for example `{\"/usr/bin/app\": \"/app/server\"}`. The target is kept verbatim."),
     "tars": attr.label_list(
-        doc = "Tar archives (plain, gzip or zstd) whose entries are merged into the layer. Their metadata is kept and times are clamped to SOURCE_DATE_EPOCH.",
+        doc = "Tar archives (plain, gzip or zstd) whose entries are merged into the layer, under `tars_prefix` with `tars_strip_prefix` removed. " +
+              "Their metadata is kept (`modes` and `owners` can change it by path) and times are clamped to SOURCE_DATE_EPOCH.",
         allow_files = [".tar", ".tar.gz", ".tgz", ".tar.zst", ".tzst"],
+    ),
+    "tars_prefix": attr.string(doc = "Image directory the members of `tars` go under, for example `/opt/app`. Default: the root."),
+    "tars_strip_prefix": attr.string(
+        doc = "Removed from the name of each member of `tars` before `tars_prefix` is added: with `\"dist\"`, member `dist/bin/app` goes to " +
+              "`TARS_PREFIX/bin/app`. Members that are this directory or its parents are dropped; any other member outside it fails the build, naming it.",
     ),
     "whiteouts": attr.string_list(doc = "Paths of the base image to delete, for example `[\"/etc/apt/sources.list\"]`."),
     "opaque_directories": attr.string_list(doc = "Directories of the base image whose contents this layer replaces entirely. Needs `base` to know what to delete."),
-    "modes": attr.string_dict(doc = "Octal modes by path, for example `{\"/var/lib/app\": \"0700\", \"/app/server\": \"0755\"}`."),
-    "owners": attr.string_dict(doc = "Owners by path: `\"UID:GID\"` or `\"UID:GID:USER:GROUP\"`, for example `{\"/var/lib/app\": \"1000:1000\"}`."),
+    "modes": attr.string_dict(
+        doc = "Octal modes by path, for example `{\"/var/lib/app\": \"0700\", \"/app/server\": \"0755\"}`. A path is declared by this layer, " +
+              "a parent of a declared path, or (in a layer with `tars`) a member of the tars or a parent of one, checked when the layer is built.",
+    ),
+    "owners": attr.string_dict(
+        doc = "Owners by path: `\"UID:GID\"` or `\"UID:GID:USER:GROUP\"`, for example `{\"/var/lib/app\": \"1000:1000\"}`. The paths are those " +
+              "`modes` takes; on a member of `tars` the owner replaces the archive's, names included.",
+    ),
     "owner": attr.string(doc = "Owner of every declared entry, `\"UID:GID\"` or `\"UID:GID:USER:GROUP\"` (default 0:0); `owners` overrides it per path."),
     "base": attr.label(
         doc = "Optional base image the layer goes on. Parent directories then keep the base's mode and owner (so adding a file under `/tmp` keeps it 1777) and `opaque_directories` can be expanded. Costs reading the base's layers.",

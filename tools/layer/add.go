@@ -19,7 +19,76 @@ func (t *Tree) AddSpec(s *Spec, specName string) error {
 			return err
 		}
 	}
+	for i := range s.Overrides {
+		if err := t.override(&s.Overrides[i], fmt.Sprintf("%s: overrides[%d]", specName, i)); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// override applies o to the node at its path (see Override).
+func (t *Tree) override(o *Override, where string) error {
+	p, err := CleanPath(o.Path)
+	if err != nil {
+		return fmt.Errorf("%s (%q): %v", where, o.Path, err)
+	}
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("%s (%q): %s", where, "/"+p, fmt.Sprintf(format, args...))
+	}
+	if p == "" {
+		return fail("the image root cannot be overridden")
+	}
+	mode := int64(-1)
+	if o.Mode != "" {
+		if mode, err = parseMode(o.Mode); err != nil {
+			return fail("%v", err)
+		}
+	}
+	if (o.UID == nil) != (o.GID == nil) {
+		return fail("give uid and gid together")
+	}
+	if o.UID == nil && (o.Uname != "" || o.Gname != "") {
+		return fail("uname and gname need uid and gid")
+	}
+	if o.UID != nil && (*o.UID < 0 || *o.GID < 0) {
+		return fail("invalid owner %d:%d", *o.UID, *o.GID)
+	}
+	if mode < 0 && o.UID == nil {
+		return fail("nothing to override: give a mode, or uid and gid")
+	}
+	n, ok := t.nodes[p]
+	if !ok {
+		if !t.hasBelow(p) {
+			return fail("no entry of the layer (declared, or a member of an input tar) has this path, nor is below it")
+		}
+		n = &node{path: p, kind: kindDir, mode: 0o755, mtime: t.opts.Epoch, origin: where}
+		t.nodes[p] = n
+	}
+	switch n.kind {
+	case kindWhiteout:
+		return fail("a whiteout (%s) has no mode or owner", n.where())
+	case kindHardlink:
+		return fail("a hard link (%s) shares the metadata of its target %q; override that path", n.where(), "/"+n.linkname)
+	}
+	if mode >= 0 {
+		n.mode = mode
+	}
+	if o.UID != nil {
+		n.uid, n.gid, n.uname, n.gname = *o.UID, *o.GID, o.Uname, o.Gname
+	}
+	return nil
+}
+
+// hasBelow reports whether a node lies below dir.
+func (t *Tree) hasBelow(dir string) bool {
+	prefix := dir + "/"
+	for p := range t.nodes {
+		if strings.HasPrefix(p, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 func (t *Tree) addEntry(e *Entry, where string) error {
@@ -81,6 +150,7 @@ func (t *Tree) addEntry(e *Entry, where string) error {
 			{"mode", e.Mode != ""}, {"uid", e.UID != nil}, {"gid", e.GID != nil},
 			{"uname", e.Uname != ""}, {"gname", e.Gname != ""},
 			{"xattrs", len(e.Xattrs)+len(e.XattrsBase64) > 0},
+			{"strip_prefix", e.StripPrefix != ""},
 		}
 		for _, c := range check {
 			if c.used && !set[c.name] {
@@ -165,13 +235,20 @@ func (t *Tree) addEntry(e *Entry, where string) error {
 		}
 		t.opaque[p] = origin
 	case "tar":
-		if err := allow("source"); err != nil {
+		if err := allow("source", "strip_prefix"); err != nil {
 			return err
 		}
 		if e.Source == "" {
 			return fail("a tar entry needs a source")
 		}
-		return t.addTar(e.Source, p, origin)
+		strip := ""
+		if e.StripPrefix != "" {
+			var err error
+			if strip, err = CleanPath(e.StripPrefix); err != nil {
+				return fail("strip_prefix: %v", err)
+			}
+		}
+		return t.addTar(e.Source, p, strip, origin)
 	case "tree":
 		if err := allow("source", "uid", "gid", "uname", "gname"); err != nil {
 			return err

@@ -25,7 +25,11 @@ import (
 //	    {"type": "whiteout", "path": "/etc/apt/sources.list"},
 //	    {"type": "opaque", "path": "/var/cache"},
 //	    {"type": "tar", "source": "third_party/rootfs.tar.gz", "path": "/opt"},
+//	    {"type": "tar", "source": "bazel-out/k8-fastbuild/bin/dist.tar", "path": "/srv", "strip_prefix": "dist"},
 //	    {"type": "tree", "source": "bazel-out/k8-fastbuild/bin/app/assets", "path": "/app/assets"}
+//	  ],
+//	  "overrides": [
+//	    {"path": "/opt/bin/tool", "mode": "0750", "uid": 1000, "gid": 1000}
 //	  ]
 //	}
 //
@@ -36,6 +40,27 @@ type Spec struct {
 	// AllowEmpty accepts a spec without entries. An empty layer adds nothing
 	// to an image, so by default it is reported as a mistake.
 	AllowEmpty bool `json:"allow_empty,omitempty"`
+	// Overrides set the mode or owner of paths after every entry is added,
+	// whichever entry brought them: the way to change a member of an input
+	// tar.
+	Overrides []Override `json:"overrides,omitempty"`
+}
+
+// Override changes the metadata of one path of the layer. The path must be
+// in the layer (declared, or a member of an input tar) or be a parent
+// directory of such a path, which then becomes a declared directory (0755,
+// 0:0, the epoch) before the override applies. Whiteouts and hard links
+// have no metadata of their own and cannot be overridden.
+type Override struct {
+	Path string `json:"path"`
+	// Mode is an octal string such as "0755".
+	Mode string `json:"mode,omitempty"`
+	// UID and GID come together; they replace the owner, and Uname and
+	// Gname replace the owner's names (cleared when not given).
+	UID   *int   `json:"uid,omitempty"`
+	GID   *int   `json:"gid,omitempty"`
+	Uname string `json:"uname,omitempty"`
+	Gname string `json:"gname,omitempty"`
 }
 
 // Entry is one declaration in a Spec.
@@ -45,6 +70,12 @@ type Entry struct {
 	// Path is the path in the image. For tar and tree it is the directory
 	// the contents are placed under (default: the root).
 	Path string `json:"path,omitempty"`
+	// StripPrefix (tar only) is removed from the name of every member before
+	// it is placed under Path: "dist" puts member "dist/bin/app" at
+	// PATH/bin/app. Members that are parent directories of the prefix (and
+	// the prefix itself) are dropped; any other member outside it is an
+	// error.
+	StripPrefix string `json:"strip_prefix,omitempty"`
 	// Source is a host path: the file (file), the tar archive, plain, gzip or
 	// zstd (tar) or the directory (tree) to read.
 	Source string `json:"source,omitempty"`

@@ -147,8 +147,23 @@ func (t *Tree) spool(name string) (f *os.File, decompressed bool, err error) {
 	return tmp, true, nil
 }
 
-// addTar merges the members of an input tar, placed under prefix.
-func (t *Tree) addTar(name, prefix, origin string) error {
+// stripMember removes strip from a member's cleaned name. skip reports a
+// member that is strip itself or one of its parent directories.
+func stripMember(rel, strip string) (out string, skip bool, ok bool) {
+	switch {
+	case strip == "":
+		return rel, false, true
+	case rel == strip || strings.HasPrefix(strip, rel+"/"):
+		return "", true, true
+	case strings.HasPrefix(rel, strip+"/"):
+		return rel[len(strip)+1:], false, true
+	}
+	return "", false, false
+}
+
+// addTar merges the members of an input tar, with strip removed from their
+// names, placed under prefix.
+func (t *Tree) addTar(name, prefix, strip, origin string) error {
 	f, decompressed, err := t.spool(name)
 	if err != nil {
 		return fmt.Errorf("%s: %w", origin, err)
@@ -198,6 +213,20 @@ func (t *Tree) addTar(name, prefix, origin string) error {
 		}
 		if rel == "" {
 			continue // "./": the root is never emitted
+		}
+		rel, skip, ok := stripMember(rel, strip)
+		if !ok {
+			return fmt.Errorf("%s: not under strip_prefix %q", mo, strip)
+		}
+		if skip {
+			if hdr.Typeflag != tar.TypeDir && !strings.HasSuffix(hdr.Name, "/") {
+				what := "regular file"
+				if hdr.Typeflag != tar.TypeReg {
+					what = tarTypeName(hdr)
+				}
+				return fmt.Errorf("%s: a %s where strip_prefix %q needs a directory", mo, what, strip)
+			}
+			continue
 		}
 		p := rel
 		if prefix != "" {
@@ -252,6 +281,9 @@ func (t *Tree) addTar(name, prefix, origin string) error {
 			}
 			if el := whiteoutElement(target); el != "" {
 				return fmt.Errorf("%s: hard link target %q: %q marks a deletion in OCI layers, not a file", mo, hdr.Linkname, el)
+			}
+			if target, skip, ok = stripMember(target, strip); !ok || skip {
+				return fmt.Errorf("%s: hard link target %q is not under strip_prefix %q", mo, hdr.Linkname, strip)
 			}
 			if prefix != "" {
 				target = prefix + "/" + target

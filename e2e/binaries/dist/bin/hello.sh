@@ -1,0 +1,2 @@
+#!/bin/bash
+echo "dist: $(</opt/dist/share/msg.txt)"
