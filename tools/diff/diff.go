@@ -290,33 +290,49 @@ func keyed(ms []specs.Descriptor, want *specs.Platform) []platformed {
 	return out
 }
 
-func (w *walker) index(sc scope, da, db specs.Descriptor) error {
+// parsedPair is both sides' index or manifest: raw bytes and parsed.
+type parsedPair[T any] struct {
+	rawA, rawB []byte
+	a, b       *T
+	partial    bool // a side was known only from its descriptor file
+}
+
+// bothOf reads and parses the two sides' index or manifest (what names it;
+// level is where an unreadable side is reported). It returns nil when a
+// side is not available: that is reported, and there is nothing to compare.
+func bothOf[T any](w *walker, sc scope, level, what string, da, db specs.Descriptor, parse func([]byte) (*T, error)) (*parsedPair[T], error) {
 	ja, pa, err := w.jsonOf(w.a, da)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	jb, pb, err := w.jsonOf(w.b, db)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	partial := pa || pb
 	if ja == nil || jb == nil {
 		side, d := w.a, da
 		if ja != nil {
 			side, d = w.b, db
 		}
-		w.unavailable(sc, LevelIndex, side, d, "index", da, db)
-		return nil
+		w.unavailable(sc, level, side, d, what, da, db)
+		return nil, nil
 	}
-	pia, err := oci.ParseIndex(ja)
-	if err != nil {
-		return fmt.Errorf("%s: index %s: %w", w.a.Name, da.Digest, err)
+	p := &parsedPair[T]{rawA: ja, rawB: jb, partial: pa || pb}
+	if p.a, err = parse(ja); err != nil {
+		return nil, fmt.Errorf("%s: %s %s: %w", w.a.Name, what, da.Digest, err)
 	}
-	pib, err := oci.ParseIndex(jb)
-	if err != nil {
-		return fmt.Errorf("%s: index %s: %w", w.b.Name, db.Digest, err)
+	if p.b, err = parse(jb); err != nil {
+		return nil, fmt.Errorf("%s: %s %s: %w", w.b.Name, what, db.Digest, err)
 	}
-	ia, ib := *pia, *pib
+	return p, nil
+}
+
+func (w *walker) index(sc scope, da, db specs.Descriptor) error {
+	p, err := bothOf(w, sc, LevelIndex, "index", da, db, oci.ParseIndex)
+	if err != nil || p == nil {
+		return err
+	}
+	ia, ib, ja, jb, partial := *p.a, *p.b, p.rawA, p.rawB, p.partial
 	before := len(w.diffs)
 	if !partial {
 		w.field(sc, LevelIndex, "mediaType", ia.MediaType, ib.MediaType)
@@ -523,34 +539,14 @@ func (w *walker) layerVsImage(l, img specs.Descriptor, swapped bool) error {
 // --- manifest ---
 
 func (w *walker) manifest(sc scope, da, db specs.Descriptor) error {
-	ja, pa, err := w.jsonOf(w.a, da)
-	if err != nil {
+	p, err := bothOf(w, sc, LevelManifest, "manifest", da, db, oci.ParseManifest)
+	if err != nil || p == nil {
 		return err
 	}
-	jb, pb, err := w.jsonOf(w.b, db)
-	if err != nil {
-		return err
-	}
-	if ja == nil || jb == nil {
-		side, d := w.a, da
-		if ja != nil {
-			side, d = w.b, db
-		}
-		w.unavailable(sc, LevelManifest, side, d, "manifest", da, db)
-		return nil
-	}
-	pma, err := oci.ParseManifest(ja)
-	if err != nil {
-		return fmt.Errorf("%s: manifest %s: %w", w.a.Name, da.Digest, err)
-	}
-	pmb, err := oci.ParseManifest(jb)
-	if err != nil {
-		return fmt.Errorf("%s: manifest %s: %w", w.b.Name, db.Digest, err)
-	}
-	ma, mb := *pma, *pmb
+	ma, mb, ja, jb := *p.a, *p.b, p.rawA, p.rawB
 	before := len(w.diffs)
 	synthetic := w.a.synthetic[da.Digest] || w.b.synthetic[db.Digest]
-	partial := synthetic || pa || pb
+	partial := synthetic || p.partial
 	if synthetic {
 		w.synthetic = true
 		w.note("a docker archive holds no manifest: only configs and layers are compared")
