@@ -8,6 +8,7 @@ REPRO_SRCS = [
     "go.sum",
     "tools/atomicfile/atomicfile.go",
     "tools/blob/encode.go",
+    "tools/blob/pipe.go",
     "tools/canonjson/canonjson.go",
     "tools/compat/compat.go",
     "tools/diff/archive.go",
