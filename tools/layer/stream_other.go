@@ -66,3 +66,5 @@ func (s *streamer) walk() error {
 	}
 	return walk("")
 }
+
+type streamPlatform struct{}
