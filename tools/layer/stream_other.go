@@ -68,3 +68,5 @@ func (s *streamer) walk() error {
 }
 
 type streamPlatform struct{}
+
+func openFile(path string) (io.ReadCloser, error) { return os.Open(path) }
