@@ -140,6 +140,36 @@ x = rule(implementation = _impl, doc = "X.", attrs = _ATTRS)
 			},
 		},
 		{
+			// A package of its own under rules/private (relative load and
+			// Label resolve in it), and a load from another repository
+			// whose value is used only when the rule runs.
+			name: "subpackage and another repository",
+			files: map[string]string{
+				"rules/private/common/BUILD.bazel": "",
+				"rules/private/common/paths.bzl":   "PREFIX = \"/blobs\"\n",
+				"rules/private/common/blobs.bzl": `load(":paths.bzl", "PREFIX")
+
+BLOB_ATTRS = {"blobs": attr.label_list(doc = "Blobs under " + PREFIX + ".", default = [Label(":default_blobs")])}
+`,
+				"rules/private/x.bzl": `load("@rules_repro_features//:features.bzl", "ACTION_TOOLCHAIN_PARAM")
+load("//rules/private/common:blobs.bzl", "BLOB_ATTRS")
+
+def _impl(ctx):
+    if ACTION_TOOLCHAIN_PARAM:
+        pass
+
+x = rule(implementation = _impl, doc = "X.", attrs = BLOB_ATTRS)
+`,
+				"rules/defs.bzl": `load("//rules/private:x.bzl", _x = "x")
+
+x = _x
+`,
+			},
+			want: []*Attr{
+				{Name: "blobs", Type: "List of labels", Default: `[Label("@r//rules/private/common:default_blobs")]`, Doc: "Blobs under /blobs."},
+			},
+		},
+		{
 			name: "defaults",
 			files: map[string]string{
 				"rules/defs.bzl": `_DEFAULT = "//rules:tool"
@@ -188,6 +218,47 @@ func dump(attrs []*Attr) string {
 		fmt.Fprintf(&b, "%+v\n", *a)
 	}
 	return b.String()
+}
+
+// TestFunctionParams: parameters in the order of the def, defaults as
+// Starlark text.
+func TestFunctionParams(t *testing.T) {
+	ref, err := extract(t, map[string]string{
+		"rules/defs.bzl": `def f(a, b = Label("//x:y"), *args, c, d = {"k": [1, (2,)]}, **kwargs):
+    """F.
+
+    Args:
+      a: A.
+      b: B.
+      *args: More.
+      c: C.
+      d: D.
+      **kwargs: Rest.
+    """
+
+def g(a, *, b = None):
+    """G.
+
+    Args:
+      a: A.
+      b: B.
+    """
+`,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ref.Functions) != 2 {
+		t.Fatalf("got %d functions, want 2", len(ref.Functions))
+	}
+	for i, want := range [][]Param{
+		{{"a", "", "A."}, {"b", `Label("@r//x:y")`, "B."}, {"*args", "", "More."}, {"c", "", "C."}, {"d", `{"k": [1, (2,)]}`, "D."}, {"**kwargs", "", "Rest."}},
+		{{"a", "", "A."}, {"b", "None", "B."}},
+	} {
+		if got := ref.Functions[i].Params; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: got %+v, want %+v", ref.Functions[i].Name, got, want)
+		}
+	}
 }
 
 // TestMarkdown pins the whole output for a small rule set: every kind of
