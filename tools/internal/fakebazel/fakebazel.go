@@ -181,6 +181,10 @@ func (ld *Loader) module(l *Label, written string, names []string) *Module {
 		return &Module{Label: l, Globals: m.Globals}
 	}
 	if err != nil {
+		// Not kept: the file may exist later (a repository written by a
+		// test, for example).
+		delete(ld.modules, *l)
+		delete(ld.byPath, m.Path)
 		m.Err = err
 		return m
 	}
@@ -232,12 +236,12 @@ func (ld *Loader) exec(m *Module, src []byte) (starlark.StringDict, error) {
 	for _, name := range g.Keys() {
 		switch v := g[name].(type) {
 		case *Rule:
-			if v.Name == "" {
-				v.Name = name
+			if v.Exported == "" {
+				v.Exported = name
 			}
 		case *Provider:
-			if v.Name == "" {
-				v.Name = name
+			if v.Exported == "" {
+				v.Exported = name
 			}
 		}
 	}

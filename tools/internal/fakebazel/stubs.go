@@ -18,6 +18,9 @@ type Call struct {
 	Args   starlark.Tuple
 	Kwargs []starlark.Tuple
 	Pos    syntax.Position
+	// File is the label of the file whose code made the call: labels in
+	// the arguments are relative to it.
+	File *Label
 }
 
 // Kwarg is the value of a keyword argument.
@@ -42,8 +45,8 @@ func (c *Call) KwNames() []string {
 // record records a call of fn; the positional arguments take the names
 // in positional (more of them is an error), or stay positional where fn
 // names none, and dict arguments are copied, as Bazel copies them.
-func record(thread *starlark.Thread, fn string, args starlark.Tuple, kwargs []starlark.Tuple, positional ...string) (*Call, error) {
-	c := &Call{Fn: fn}
+func (ld *Loader) record(thread *starlark.Thread, fn string, args starlark.Tuple, kwargs []starlark.Tuple, positional ...string) (*Call, error) {
+	c := &Call{Fn: fn, File: ld.CallerLabel(thread)}
 	if thread.CallStackDepth() >= 2 {
 		c.Pos = thread.CallFrame(1).Pos
 	}
@@ -127,13 +130,14 @@ type Rule struct {
 	opaque
 	Call
 	Repository bool
-	// Name is the global the rule is first exported as, set when the file
-	// that defines it has been executed (as Bazel names rules).
-	Name string
-	ld   *Loader
+	// Exported is the global the rule is first exported as, set when the
+	// file that defines it has been executed (as Bazel names rules).
+	Exported string
+	ld       *Loader
 }
 
-func (r *Rule) String() string { return "<" + r.Type() + " " + r.Name + ">" }
+func (r *Rule) String() string { return "<" + r.Type() + " " + r.Exported + ">" }
+func (r *Rule) Name() string   { return r.Exported }
 func (r *Rule) Type() string {
 	if r.Repository {
 		return "repository_rule"
@@ -147,7 +151,7 @@ func (r *Rule) CallInternal(thread *starlark.Thread, args starlark.Tuple, kwargs
 		return r.ld.CallRule(thread, r, args, kwargs)
 	}
 	if len(args) > 0 {
-		return nil, fmt.Errorf("%s: keyword arguments only", r.Name)
+		return nil, fmt.Errorf("%s: keyword arguments only", r.Exported)
 	}
 	return starlark.None, nil
 }
@@ -156,16 +160,19 @@ func (r *Rule) CallInternal(thread *starlark.Thread, args starlark.Tuple, kwargs
 type Provider struct {
 	opaque
 	Call
-	Name string
+	// Exported is the global the provider is first exported as, or a
+	// built-in provider's name.
+	Exported string
 }
 
-func (p *Provider) String() string { return "<provider " + p.Name + ">" }
+func (p *Provider) String() string { return "<provider " + p.Exported + ">" }
+func (p *Provider) Name() string   { return p.Exported }
 func (p *Provider) Type() string   { return "provider" }
 
 // CallInternal makes an instance: a struct of the keyword arguments.
 func (p *Provider) CallInternal(_ *starlark.Thread, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	if len(args) > 0 {
-		return nil, fmt.Errorf("%s: keyword arguments only", p.Name)
+		return nil, fmt.Errorf("%s: keyword arguments only", p.Exported)
 	}
 	return starlarkstruct.FromKeywords(p, kwargs), nil
 }
@@ -224,9 +231,9 @@ func fail(_ *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs [
 }
 
 // builtin is a stub that records its call and returns make's result.
-func builtin(name string, make func(c *Call) (starlark.Value, error), positional ...string) *starlark.Builtin {
+func (ld *Loader) builtin(name string, make func(c *Call) (starlark.Value, error), positional ...string) *starlark.Builtin {
 	return starlark.NewBuiltin(name, func(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-		c, err := record(thread, name, args, kwargs, positional...)
+		c, err := ld.record(thread, name, args, kwargs, positional...)
 		if err != nil {
 			return nil, err
 		}
@@ -235,8 +242,8 @@ func builtin(name string, make func(c *Call) (starlark.Value, error), positional
 }
 
 // recorder is a stub that returns its recorded call as a *Value.
-func recorder(name string, positional ...string) *starlark.Builtin {
-	return builtin(name, func(c *Call) (starlark.Value, error) { return &Value{Call: *c}, nil }, positional...)
+func (ld *Loader) recorder(name string, positional ...string) *starlark.Builtin {
+	return ld.builtin(name, func(c *Call) (starlark.Value, error) { return &Value{Call: *c}, nil }, positional...)
 }
 
 // namespace is a module of Bazel's such as attr: a name it does not have
@@ -263,7 +270,7 @@ func (n *namespace) Attr(name string) (starlark.Value, error) {
 }
 
 func builtinProvider(name string) *Provider {
-	return &Provider{Name: name, Call: Call{Fn: "provider"}}
+	return &Provider{Exported: name, Call: Call{Fn: "provider"}}
 }
 
 // stubs are the predeclared names: the stubs of what Bazel predeclares in
@@ -271,19 +278,19 @@ func builtinProvider(name string) *Provider {
 func (ld *Loader) stubs() starlark.StringDict {
 	attrs := starlark.StringDict{}
 	for _, kind := range AttrKinds {
-		attrs[kind] = builtin("attr."+kind, func(c *Call) (starlark.Value, error) {
+		attrs[kind] = ld.builtin("attr."+kind, func(c *Call) (starlark.Value, error) {
 			return &Attr{Call: *c, Kind: kind}, nil
 		})
 	}
 	config := starlark.StringDict{}
 	for _, kind := range []string{"bool", "int", "string", "string_list", "exec", "target", "none"} {
-		config[kind] = recorder("config." + kind)
+		config[kind] = ld.recorder("config." + kind)
 	}
 	return starlark.StringDict{
 		"attr":   module("attr", attrs),
 		"config": module("config", config),
 		"config_common": module("config_common", starlark.StringDict{
-			"toolchain_type":  recorder("config_common.toolchain_type"),
+			"toolchain_type":  ld.recorder("config_common.toolchain_type"),
 			"FeatureFlagInfo": builtinProvider("FeatureFlagInfo"),
 		}),
 		"platform_common": module("platform_common", starlark.StringDict{
@@ -296,33 +303,33 @@ func (ld *Loader) stubs() starlark.StringDict {
 		"OutputGroupInfo":       builtinProvider("OutputGroupInfo"),
 		"RunEnvironmentInfo":    builtinProvider("RunEnvironmentInfo"),
 		"InstrumentedFilesInfo": builtinProvider("InstrumentedFilesInfo"),
-		"depset":                recorder("depset"),
+		"depset":                ld.recorder("depset"),
 		"fail":                  starlark.NewBuiltin("fail", fail),
 		"json":                  json.Module,
 		"Label":                 starlark.NewBuiltin("Label", ld.labelBuiltin),
-		"module_extension": builtin("module_extension", func(c *Call) (starlark.Value, error) {
+		"module_extension": ld.builtin("module_extension", func(c *Call) (starlark.Value, error) {
 			return &ModuleExtension{Call: *c}, nil
 		}, "implementation"),
 		"native": &native{},
-		"provider": builtin("provider", func(c *Call) (starlark.Value, error) {
+		"provider": ld.builtin("provider", func(c *Call) (starlark.Value, error) {
 			p := &Provider{Call: *c}
 			if _, ok := c.Kwarg("init"); ok {
 				// provider(init = ...) returns the provider and its raw
 				// constructor.
-				return starlark.Tuple{p, recorder("raw constructor")}, nil
+				return starlark.Tuple{p, ld.recorder("raw constructor")}, nil
 			}
 			return p, nil
 		}, "doc"),
-		"repository_rule": builtin("repository_rule", func(c *Call) (starlark.Value, error) {
+		"repository_rule": ld.builtin("repository_rule", func(c *Call) (starlark.Value, error) {
 			return &Rule{Call: *c, Repository: true, ld: ld}, nil
 		}, "implementation"),
-		"rule": builtin("rule", func(c *Call) (starlark.Value, error) {
+		"rule": ld.builtin("rule", func(c *Call) (starlark.Value, error) {
 			return &Rule{Call: *c, ld: ld}, nil
 		}, "implementation"),
-		"select":     recorder("select"),
+		"select":     ld.recorder("select"),
 		"struct":     starlark.NewBuiltin("struct", starlarkstruct.Make),
-		"tag_class":  builtin("tag_class", func(c *Call) (starlark.Value, error) { return &TagClass{Call: *c}, nil }, "attrs"),
-		"transition": recorder("transition"),
+		"tag_class":  ld.builtin("tag_class", func(c *Call) (starlark.Value, error) { return &TagClass{Call: *c}, nil }, "attrs"),
+		"transition": ld.recorder("transition"),
 	}
 }
 
@@ -350,3 +357,8 @@ func (*native) Attr(name string) (starlark.Value, error) {
 		return starlark.None, nil
 	}), nil
 }
+
+var (
+	_ starlark.Callable = (*Rule)(nil)
+	_ starlark.Callable = (*Provider)(nil)
+)
