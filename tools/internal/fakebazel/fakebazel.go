@@ -259,9 +259,12 @@ type PosError struct {
 	File string
 	Line int
 	Msg  string
+	// Err is the error it stands for, if any (a *FailError, say).
+	Err error
 }
 
 func (e *PosError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
+func (e *PosError) Unwrap() error { return e.Err }
 
 // Errorf returns a *PosError at pos.
 func Errorf(pos syntax.Position, format string, args ...any) error {
@@ -279,7 +282,7 @@ func positioned(err error) error {
 	if errors.As(err, &ee) {
 		for i := 0; i < len(ee.CallStack); i++ {
 			if pos := ee.CallStack.At(i).Pos; pos.IsValid() && pos.Filename() != "<builtin>" {
-				return &PosError{File: pos.Filename(), Line: int(pos.Line), Msg: ee.Msg}
+				return &PosError{File: pos.Filename(), Line: int(pos.Line), Msg: ee.Msg, Err: ee}
 			}
 		}
 		return err
