@@ -269,6 +269,13 @@ func (n *namespace) Attr(name string) (starlark.Value, error) {
 	return nil, starlark.NoSuchAttrError(fmt.Sprintf("unknown %s.%s: not a built-in of Bazel's that the fake knows", n.name, name))
 }
 
+// constant is a built-in function that returns s.
+func constant(name, s string) *starlark.Builtin {
+	return starlark.NewBuiltin(name, func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
+		return starlark.String(s), nil
+	})
+}
+
 func builtinProvider(name string) *Provider {
 	return &Provider{Exported: name, Call: Call{Fn: "provider"}}
 }
@@ -287,30 +294,36 @@ func (ld *Loader) stubs() starlark.StringDict {
 		config[kind] = ld.recorder("config." + kind)
 	}
 	return starlark.StringDict{
-		"attr":   module("attr", attrs),
-		"config": module("config", config),
+		"analysis_test_transition": ld.recorder("analysis_test_transition"),
+		"aspect":                   ld.recorder("aspect"),
+		"attr":                     module("attr", attrs),
+		"config":                   module("config", config),
 		"config_common": module("config_common", starlark.StringDict{
 			"toolchain_type":  ld.recorder("config_common.toolchain_type"),
 			"FeatureFlagInfo": builtinProvider("FeatureFlagInfo"),
 		}),
-		"platform_common": module("platform_common", starlark.StringDict{
-			"ToolchainInfo":        builtinProvider("ToolchainInfo"),
-			"TemplateVariableInfo": builtinProvider("TemplateVariableInfo"),
-			"ConstraintValueInfo":  builtinProvider("ConstraintValueInfo"),
-			"PlatformInfo":         builtinProvider("PlatformInfo"),
-		}),
 		"DefaultInfo":           builtinProvider("DefaultInfo"),
-		"OutputGroupInfo":       builtinProvider("OutputGroupInfo"),
-		"RunEnvironmentInfo":    builtinProvider("RunEnvironmentInfo"),
-		"InstrumentedFilesInfo": builtinProvider("InstrumentedFilesInfo"),
 		"depset":                ld.recorder("depset"),
+		"exec_group":            ld.recorder("exec_group"),
 		"fail":                  starlark.NewBuiltin("fail", fail),
+		"InstrumentedFilesInfo": builtinProvider("InstrumentedFilesInfo"),
 		"json":                  json.Module,
 		"Label":                 starlark.NewBuiltin("Label", ld.labelBuiltin),
 		"module_extension": ld.builtin("module_extension", func(c *Call) (starlark.Value, error) {
 			return &ModuleExtension{Call: *c}, nil
 		}, "implementation"),
-		"native": &native{},
+		"native": module("native", starlark.StringDict{
+			"bazel_version":   starlark.String("8.0.0"),
+			"package_name":    constant("native.package_name", ""),
+			"repository_name": constant("native.repository_name", "@"),
+		}),
+		"OutputGroupInfo": builtinProvider("OutputGroupInfo"),
+		"platform_common": module("platform_common", starlark.StringDict{
+			"ConstraintValueInfo":  builtinProvider("ConstraintValueInfo"),
+			"PlatformInfo":         builtinProvider("PlatformInfo"),
+			"TemplateVariableInfo": builtinProvider("TemplateVariableInfo"),
+			"ToolchainInfo":        builtinProvider("ToolchainInfo"),
+		}),
 		"provider": ld.builtin("provider", func(c *Call) (starlark.Value, error) {
 			p := &Provider{Call: *c}
 			if _, ok := c.Kwarg("init"); ok {
@@ -326,36 +339,18 @@ func (ld *Loader) stubs() starlark.StringDict {
 		"rule": ld.builtin("rule", func(c *Call) (starlark.Value, error) {
 			return &Rule{Call: *c, ld: ld}, nil
 		}, "implementation"),
-		"select":     ld.recorder("select"),
-		"struct":     starlark.NewBuiltin("struct", starlarkstruct.Make),
-		"tag_class":  ld.builtin("tag_class", func(c *Call) (starlark.Value, error) { return &TagClass{Call: *c}, nil }, "attrs"),
+		"RunEnvironmentInfo": builtinProvider("RunEnvironmentInfo"),
+		"select":             ld.recorder("select"),
+		"struct":             starlark.NewBuiltin("struct", starlarkstruct.Make),
+		"subrule":            ld.recorder("subrule"),
+		"tag_class":          ld.builtin("tag_class", func(c *Call) (starlark.Value, error) { return &TagClass{Call: *c}, nil }, "attrs"),
+		"testing": module("testing", starlark.StringDict{
+			"ExecutionInfo":   builtinProvider("ExecutionInfo"),
+			"TestEnvironment": ld.recorder("testing.TestEnvironment"),
+		}),
 		"transition": ld.recorder("transition"),
+		"visibility": ld.recorder("visibility"),
 	}
-}
-
-// native is Bazel's native module: bazel_version, and functions that do
-// nothing (they are called by macros and rule implementations, which the
-// fake does not run unless a test calls them).
-type native struct{ opaque }
-
-func (*native) String() string { return "<native>" }
-func (*native) Type() string   { return "native" }
-func (*native) AttrNames() []string {
-	return []string{"bazel_version", "package_name", "repository_name"}
-}
-
-func (*native) Attr(name string) (starlark.Value, error) {
-	switch name {
-	case "bazel_version":
-		return starlark.String("8.0.0"), nil
-	case "package_name", "repository_name":
-		return starlark.NewBuiltin("native."+name, func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
-			return starlark.String(""), nil
-		}), nil
-	}
-	return starlark.NewBuiltin("native."+name, func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
-		return starlark.None, nil
-	}), nil
 }
 
 var (
