@@ -220,6 +220,37 @@ func dump(attrs []*Attr) string {
 	return b.String()
 }
 
+// TestRuleKinds: executable, test and build-setting rules, and repository
+// rules.
+func TestRuleKinds(t *testing.T) {
+	ref, err := extract(t, map[string]string{
+		"rules/defs.bzl": `def _impl(ctx):
+    pass
+
+flag = rule(implementation = _impl, doc = "F.", build_setting = config.string_list(flag = True, repeatable = True))
+check_test = rule(implementation = _impl, doc = "T.", test = True)
+tool = rule(implementation = _impl, doc = "E.", executable = True)
+repo = repository_rule(implementation = _impl, doc = "R.", attrs = {"url": attr.string(doc = "U.", mandatory = True)})
+`,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range append(ref.Rules, ref.RepositoryRules...) {
+		got = append(got, fmt.Sprintf("%s executable=%v test=%v build_setting=%q attrs=%d", r.Name, r.Executable, r.Test, r.BuildSetting, len(r.Attrs)))
+	}
+	want := []string{
+		`check_test executable=false test=true build_setting="" attrs=0`,
+		`flag executable=false test=false build_setting="config.string_list(flag = True, repeatable = True)" attrs=0`,
+		`tool executable=true test=false build_setting="" attrs=0`,
+		`repo executable=false test=false build_setting="" attrs=1`,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 // TestFunctionParams: parameters in the order of the def, defaults as
 // Starlark text.
 func TestFunctionParams(t *testing.T) {
