@@ -54,6 +54,16 @@ const DefaultStallTimeout = 60 * time.Second
 // blob is sent again from a fresh one.
 const MonolithicMax = 4 << 20
 
+// Streamed says whether UploadBlob streams a blob of size bytes with PATCH
+// (then an empty PUT) rather than sending it with one PUT, given
+// UploadOptions.MonolithicMax (0: MonolithicMax).
+func Streamed(size, monolithicMax int64) bool {
+	if monolithicMax <= 0 {
+		monolithicMax = MonolithicMax
+	}
+	return size > monolithicMax
+}
+
 // ParseRepository checks a repository name as docker reads it
 // ("registry.example.com/team/app", "alpine" for Docker Hub) and returns
 // its full name.
@@ -395,12 +405,8 @@ func (p *Repo) UploadBlob(ctx context.Context, desc specs.Descriptor, src BlobSo
 	if d.Validate() != nil || d.Algorithm() != digest.SHA256 || size < 0 {
 		return nil, p.c.fail(nil, subject, "unsupported digest %q or size %d (only sha256)", d, size)
 	}
-	max := o.MonolithicMax
-	if max <= 0 {
-		max = MonolithicMax
-	}
 	retry := p.c.opts.Retry.withDefaults()
-	chunked := size > max
+	chunked := Streamed(size, o.MonolithicMax)
 	res := &UploadResult{Chunked: chunked}
 	var data []byte // a small blob's checked bytes
 	if !src.Remote {
