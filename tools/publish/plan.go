@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	digest "github.com/opencontainers/go-digest"
@@ -147,14 +148,24 @@ const (
 	actMissing               // nowhere to be found
 )
 
+// verbs are what the progress view says of a blob in transfer (upload,
+// copy) and when it is done.
+var verbs = [...]struct{ doing, done string }{
+	actSkip:   {"", "skipped"},
+	actExists: {"", "exists"},
+	actMount:  {"", "mounted"},
+	actUpload: {"push", "pushed"},
+	actCopy:   {"copy", "copied"},
+}
+
 // step is the decision for one blob.
 type step struct {
 	act     action
-	from    string         // actMount, actCopy: the source repository
-	src     *registry.Repo // actCopy: the connection to it
-	session string         // actUpload, actCopy: an upload session a mount attempt opened
-	tried   []string       // actMissing: each source and why it had nothing
-	names   []string       // actMissing: those sources' names
+	from    string              // actMount, actCopy: the source repository
+	src     registry.BlobSource // actUpload, actCopy: where the bytes come from
+	session string              // actUpload, actCopy: an upload session a mount attempt opened
+	tried   []string            // actMissing: each source and why it had nothing
+	names   []string            // actMissing: those sources' names
 }
 
 // decide walks the decision tree for one blob, in this order: a foreign
@@ -204,6 +215,10 @@ func (ps *pusher) decide(ctx context.Context, b *blobItem, dry bool) (step, erro
 	}
 	if b.local {
 		st.act = actUpload
+		st.src = registry.BlobSource{Where: b.where, Open: func(context.Context) (io.ReadCloser, error) {
+			r, _, err := ps.o.Blobs.Open(d)
+			return r, err
+		}}
 		return st, nil
 	}
 	for _, s := range append(append([]string(nil), ps.sameReg...), ps.others...) {
@@ -218,7 +233,10 @@ func (ps *pusher) decide(ctx context.Context, b *blobItem, dry bool) (step, erro
 			case !has:
 				why = s + ": not there"
 			default:
-				st.act, st.from, st.src = actCopy, s, repo
+				st.act, st.from = actCopy, s
+				st.src = registry.BlobSource{Where: repo.Name(), Remote: true, Open: func(ctx context.Context) (io.ReadCloser, error) {
+					return repo.OpenBlob(ctx, d, b.desc.Size)
+				}}
 				return st, nil
 			}
 		}

@@ -314,43 +314,15 @@ func (ps *pusher) pushBlob(ctx context.Context, b *blobItem) error {
 		return err
 	}
 	b.step = st
-	d, size := b.desc.Digest, b.desc.Size
-	outcome, from := "", st.from
 	switch st.act {
-	case actSkip:
-		outcome = "skipped"
-	case actExists:
-		outcome = "exists"
-	case actMount:
-		outcome = "mounted"
-	case actUpload:
-		src := registry.BlobSource{
-			Open: func(context.Context) (io.ReadCloser, error) {
-				r, _, err := ps.o.Blobs.Open(d)
-				return r, err
-			},
-			Where: b.where,
-		}
-		if err := ps.upload(ctx, b, src, st.session, "push"); err != nil {
-			return err
-		}
-		outcome = "pushed"
-	case actCopy:
-		src := registry.BlobSource{
-			Open: func(ctx context.Context) (io.ReadCloser, error) {
-				return st.src.OpenBlob(ctx, d, size)
-			},
-			Where:  st.src.Name(),
-			Remote: true,
-		}
-		if err := ps.upload(ctx, b, src, st.session, "copy"); err != nil {
-			return err
-		}
-		outcome = "copied"
-	default:
+	case actMissing:
 		return st.missing(b)
+	case actUpload, actCopy:
+		if err := ps.upload(ctx, b, st.src, st.session, verbs[st.act].doing); err != nil {
+			return err
+		}
 	}
-	ps.prog.BlobDone(d, size, outcome, from)
+	ps.prog.BlobDone(b.desc.Digest, b.desc.Size, verbs[st.act].done, st.from)
 	ps.tally(b, st)
 	return nil
 }
