@@ -165,7 +165,6 @@ type step struct {
 	src     registry.BlobSource // actUpload, actCopy: where the bytes come from
 	session string              // actUpload, actCopy: an upload session a mount attempt opened
 	tried   []string            // actMissing: each source and why it had nothing
-	names   []string            // actMissing: those sources' names
 }
 
 // decide walks the decision tree for one blob, in this order: a foreign
@@ -240,7 +239,7 @@ func (ps *pusher) decide(ctx context.Context, b *blobItem, dry bool) (step, erro
 				return st, nil
 			}
 		}
-		st.tried, st.names = append(st.tried, why), append(st.names, s)
+		st.tried = append(st.tried, why)
 	}
 	st.act = actMissing
 	return st, nil
@@ -295,10 +294,10 @@ func (st step) describe(size, monolithicMax int64) string {
 	case actCopy:
 		return "copy from " + st.from + " (streamed, not stored locally)"
 	}
-	if len(st.names) == 0 {
+	if len(st.tried) == 0 {
 		return "MISSING: not in the build, and no source repository given"
 	}
-	return "MISSING: not in the build nor in " + strings.Join(st.names, ", ")
+	return "MISSING: not in the build, and no source repository has it: " + strings.Join(st.tried, "; ")
 }
 
 // missing is the push's error for a blob that is nowhere to be found.
