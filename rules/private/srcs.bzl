@@ -48,6 +48,7 @@ REPRO_SRCS = [
     "tools/policy/policy.go",
     "tools/policy/wildcard.go",
     "tools/publish/load.go",
+    "tools/publish/plan.go",
     "tools/publish/progress.go",
     "tools/publish/push.go",
     "tools/publish/stamp.go",
