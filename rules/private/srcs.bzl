@@ -38,6 +38,7 @@ REPRO_SRCS = [
     "tools/lock/suggest.go",
     "tools/lock/update.go",
     "tools/oci/layout.go",
+    "tools/oci/platform.go",
     "tools/oci/source.go",
     "tools/oci/types.go",
     "tools/oci/validate.go",

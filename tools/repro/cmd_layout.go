@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"crypto/sha256"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -154,14 +155,13 @@ func selectPlatform(set *oci.BlobSet, index specs.Descriptor, platform string) (
 	if err != nil {
 		return index, fmt.Errorf("index %s: %w", index.Digest, err)
 	}
-	var have []string
-	for _, m := range idx.Manifests {
-		if m.Platform != nil && oci.IsManifest(m.MediaType) && oci.PlatformMatches(want, m.Platform) {
-			return m, nil
-		}
-		if m.Platform != nil {
-			have = append(have, oci.PlatformString(m.Platform))
-		}
+	m, err := oci.SelectPlatform(idx.Manifests, want)
+	var perr *oci.PlatformError
+	if errors.As(err, &perr) && len(perr.Matches) == 0 {
+		return index, fmt.Errorf("index %s has no image for %s (it has %s)", index.Digest, perr.Want, perr.HaveList())
 	}
-	return index, fmt.Errorf("index %s has no image for %s (it has %s)", index.Digest, oci.PlatformString(want), strings.Join(have, ", "))
+	if err != nil {
+		return index, fmt.Errorf("index %s: %w", index.Digest, err)
+	}
+	return m, nil
 }
