@@ -23,6 +23,7 @@ REPRO_SRCS = [
     "tools/image/spec.go",
     "tools/layer/add.go",
     "tools/layer/build.go",
+    "tools/layer/lower_manifest.go",
     "tools/layer/path.go",
     "tools/layer/spec.go",
     "tools/layer/stat.go",
