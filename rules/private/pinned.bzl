@@ -2,6 +2,7 @@
 
 load("//rules/private:image.bzl", "PLATFORM_ATTRS", "target_platform_of")
 load("//rules/private:platform_select.bzl", "select_platform")
+load("//rules/private/common:blobs.bzl", "blob_sources", "image_info")
 load("//rules/private/providers:image_info.bzl", "ImageInfo")
 
 def _pinned_image_impl(ctx):
@@ -13,21 +14,13 @@ def _pinned_image_impl(ctx):
         dirs = depset()
     return [
         DefaultInfo(files = depset([ctx.file.manifest, ctx.file.config])),
-        ImageInfo(
+        image_info(
             manifest = ctx.file.manifest,
             config = ctx.file.config,
-            descriptor = None,
-            digest = None,
             platform = ctx.attr.platform,
-            blobs = depset(),
-            blob_files = depset(blobs),
-            blob_dirs = dirs,
-            layouts = depset(),
-            compatibility_version = None,
+            sources = blob_sources(blob_files = depset(blobs), blob_dirs = dirs, shallow = not ctx.attr.blobs),
             base_name = ctx.attr.base_name,
             source_repository = ctx.attr.source_repository,
-            source_repositories = depset(),
-            shallow = not ctx.attr.blobs,
         ),
     ]
 
