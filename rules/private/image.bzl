@@ -3,6 +3,7 @@
 load("//rules/private:common.bzl", "COMMON_ATTRS", "COMPRESSIONS", "add_epoch_args", "compatibility_version", "param_args", "run_repro", "stable_label")
 load("//rules/private:layer.bzl", "build_layer")
 load("//rules/private:toolchain.bzl", "TOOLCHAIN_TYPE")
+load("//rules/private/common:blobs.bzl", "blob_args", "blob_inputs", "blob_sources", "image_info", "merge_blob_sources")
 load("//rules/private/providers:image_info.bzl", "ImageInfo")
 load("//rules/private/providers:layer_info.bzl", "LayerInfo")
 
@@ -68,21 +69,15 @@ def resolve_base(ctx, platform):
         mnemonic = "ReproBase",
         progress_message = "Reading base image %s for %s" % (base.label, ctx.label),
     )
-    return ImageInfo(
+    return image_info(
         manifest = manifest,
         config = config,
-        descriptor = None,
-        digest = None,
         platform = platform,
-        blobs = depset(),
-        blob_files = depset(files if not directory else []),
-        blob_dirs = depset([layout_path] if not directory else []),
-        layouts = depset([directory] if directory else []),
-        compatibility_version = None,
-        base_name = "",
-        source_repository = "",
-        source_repositories = depset(),
-        shallow = False,
+        sources = blob_sources(
+            blob_files = depset(files if not directory else []),
+            blob_dirs = depset([layout_path] if not directory else []),
+            layouts = depset([directory] if directory else []),
+        ),
     )
 
 # Target platform constraints and the OCI platform they stand for. Bazel 4's
@@ -181,30 +176,6 @@ def target_platform_of(ctx):
         fail("%s: cannot tell the image platform from the target platform's constraints; set platform = \"linux/amd64\" (or another os/arch)" % ctx.label)
     return os[0] + "/" + arch[0]
 
-def _blob_args(args, descriptor, sources, extra_blobs):
-    args.add("--descriptor", descriptor)
-    args.add_all(extra_blobs, before_each = "--blob")
-    args.add_all(sources.blob_dirs, before_each = "--blobs-from")
-    args.add_all(["%s=%s" % (b.descriptor.path, b.blob.path) for b in sources.blobs.to_list()], before_each = "--layer")
-    args.add_all(sources.layouts, before_each = "--blobs-from", expand_directories = False)
-
-def blob_sources(infos):
-    """Where the blobs of some images are: the union of their ImageInfo fields.
-
-    Args:
-      infos: ImageInfo providers.
-
-    Returns:
-      A struct with blobs, blob_files, blob_dirs, layouts and shallow.
-    """
-    return struct(
-        blobs = depset(transitive = [i.blobs for i in infos]),
-        blob_files = depset(transitive = [i.blob_files for i in infos]),
-        blob_dirs = depset(transitive = [i.blob_dirs for i in infos]),
-        layouts = depset(transitive = [i.layouts for i in infos]),
-        shallow = [i for i in infos if i.shallow] != [],
-    )
-
 def _shallow_failure(ctx, out, kind):
     ctx.actions.run_shell(
         outputs = [out],
@@ -231,7 +202,7 @@ def materialize(ctx, name, descriptor, sources, extra_blobs, repo_tags = [], mat
     """
     inputs = depset(
         [descriptor] + extra_blobs,
-        transitive = [sources.blob_files, sources.layouts, depset([b.descriptor for b in sources.blobs.to_list()] + [b.blob for b in sources.blobs.to_list()])],
+        transitive = [blob_inputs(sources)],
     )
     outputs = []
     kinds = [
@@ -247,7 +218,9 @@ def materialize(ctx, name, descriptor, sources, extra_blobs, repo_tags = [], mat
             continue
         args = param_args(ctx)
         args.add(kind)
-        _blob_args(args, descriptor, sources, extra_blobs)
+        args.add("--descriptor", descriptor)
+        args.add_all(extra_blobs, before_each = "--blob")
+        args.add_all(blob_args(sources))
         args.add("--output", out.path)
         if kind == "docker-archive":
             args.add_all(repo_tags, before_each = "--tag")
@@ -331,32 +304,20 @@ def _image_impl(ctx):
     )
 
     own = depset([struct(descriptor = layer.info.descriptor, blob = layer.info.blob, rebuild = layer.info.rebuild) for layer in layers])
-    sources = struct(
-        blobs = depset(transitive = [own, base.blobs]) if base else own,
-        blob_files = base.blob_files if base else depset(),
-        blob_dirs = base.blob_dirs if base else depset(),
-        layouts = base.layouts if base else depset(),
-        shallow = base.shallow if base else False,
-    )
+    sources = merge_blob_sources([blob_sources(blobs = own)] + ([base] if base else []))
     layout, oci_archive, docker_archive = materialize(ctx, ctx.label.name, descriptor, sources, [manifest, config], ctx.attr.repo_tags)
     source_repos = depset()
     if base:
         source_repos = depset([base.source_repository] if base.source_repository else [], transitive = [base.source_repositories])
-    info = ImageInfo(
+    info = image_info(
         manifest = manifest,
         config = config,
         descriptor = descriptor,
         digest = digest,
         platform = platform,
-        blobs = sources.blobs,
-        blob_files = sources.blob_files,
-        blob_dirs = sources.blob_dirs,
-        layouts = sources.layouts,
+        sources = sources,
         compatibility_version = version,
-        base_name = "",
-        source_repository = "",
         source_repositories = source_repos,
-        shallow = sources.shallow,
     )
     return [
         # On a shallow base (the default for pinned bases) the layout needs

@@ -2,6 +2,7 @@
 
 load("//rules/private:common.bzl", "COMMON_ATTRS", "COMPRESSIONS", "add_epoch_args", "compatibility_version", "normalize_path", "param_args", "run_repro", "stable_label")
 load("//rules/private:toolchain.bzl", "TOOLCHAIN_TYPE")
+load("//rules/private/common:blobs.bzl", "blob_args", "blob_inputs")
 load("//rules/private/providers:image_info.bzl", "ImageInfo")
 load("//rules/private/providers:layer_info.bzl", "LayerInfo")
 
@@ -128,21 +129,8 @@ def lower_args(ctx, base):
     if info.shallow:
         fail("%s: base %s is a pinned image whose layers are not fetched (the default, base_layers=shallow); " % (ctx.label, base.label) +
              "a layer that takes its parent directories from the base needs them: add --@rules_repro//rules/settings:base_layers=fetch, or drop `base` and declare those directories")
-    blobs = info.blobs.to_list()
-    args = ["--lower-manifest", info.manifest.path]
-    args.append("--blob=" + info.config.path)
-    for b in blobs:
-        args.append("--layer=%s=%s" % (b.descriptor.path, b.blob.path))
-    for f in info.blob_files.to_list():
-        args.append("--blob=" + f.path)
-    for d in info.blob_dirs.to_list():
-        args.append("--blobs-from=" + d)
-    for layout in info.layouts.to_list():
-        args.append("--blobs-from=" + layout.path)
-    inputs = depset(
-        [info.manifest, info.config] + [b.descriptor for b in blobs] + [b.blob for b in blobs],
-        transitive = [info.blob_files, info.layouts],
-    )
+    args = ["--lower-manifest", info.manifest.path, "--blob=" + info.config.path] + blob_args(info)
+    inputs = depset([info.manifest, info.config], transitive = [blob_inputs(info)])
     return args, inputs
 
 def _declare(state, path, what):

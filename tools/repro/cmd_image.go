@@ -15,39 +15,6 @@ func init() {
 	register(command{"index", "assemble a multi-platform image index from image descriptors", cmdIndex})
 }
 
-// outputs writes files atomically: all or none.
-type outputs struct{ files []*atomicfile.File }
-
-func (o *outputs) add(path string, data []byte) error {
-	if path == "" {
-		return nil
-	}
-	f, err := atomicfile.Create(path)
-	if err != nil {
-		return err
-	}
-	o.files = append(o.files, f)
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
-}
-
-func (o *outputs) commit() error {
-	for _, f := range o.files {
-		if err := f.Commit(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (o *outputs) abort() {
-	for _, f := range o.files {
-		f.Abort()
-	}
-}
-
 // writeResult writes the blobs (path -> bytes; empty paths are skipped) and
 // the descriptor and digest files of an assembled image or index, all or
 // none, and prints the digest when no file receives it.
@@ -56,18 +23,21 @@ func writeResult(stdout io.Writer, d *oci.ImageDescriptor, descOut, digestOut st
 	if err != nil {
 		return err
 	}
-	var out outputs
-	defer out.abort()
+	var out atomicfile.Group
+	defer out.Abort()
 	files := map[string][]byte{descOut: append(desc, '\n'), digestOut: []byte(d.Digest.String() + "\n")}
 	for path, data := range blobs {
 		files[path] = data
 	}
 	for path, data := range files {
-		if err := out.add(path, data); err != nil {
+		if path == "" {
+			continue
+		}
+		if err := out.WriteFile(path, data); err != nil {
 			return err
 		}
 	}
-	if err := out.commit(); err != nil {
+	if err := out.Commit(); err != nil {
 		return err
 	}
 	if descOut == "" && digestOut == "" {

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"io"
 
-	digest "github.com/opencontainers/go-digest"
 	"github.com/rules-repro/rules_repro/tools/layer"
-	"github.com/rules-repro/rules_repro/tools/oci"
 )
 
 func init() {
@@ -100,35 +97,15 @@ func cmdLayer(args []string, stdout io.Writer) error {
 	return nil
 }
 
-// readLowerManifest applies the layers of a base image's manifest, in order,
-// verifying each blob against its digest.
+// readLowerManifest is layer.LowerFromManifest with the blobs the flags name.
 func readLowerManifest(path string, b *blobFlags) (*layer.Lower, error) {
-	m, err := oci.ReadManifestFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("--lower-manifest: %w", err)
-	}
 	set, err := b.set()
 	if err != nil {
 		return nil, err
 	}
-	lower := layer.NewLower()
-	for i, l := range m.Layers {
-		rc, where, err := set.Open(l.Digest)
-		if err != nil {
-			return nil, fmt.Errorf("--lower-manifest %s: layer %d: %w", path, i, err)
-		}
-		h := sha256.New()
-		err = lower.Apply(io.TeeReader(rc, h), where)
-		if err == nil {
-			_, err = io.Copy(h, rc) // the rest after the tar's end
-		}
-		rc.Close()
-		if err != nil {
-			return nil, err
-		}
-		if got := digest.NewDigest(digest.SHA256, h); got != l.Digest {
-			return nil, fmt.Errorf("--lower-manifest %s: layer %d from %s has digest %s, expected %s", path, i, where, got, l.Digest)
-		}
+	lower, err := layer.LowerFromManifest(path, set)
+	if err != nil {
+		return nil, fmt.Errorf("--lower-manifest: %w", err)
 	}
 	return lower, nil
 }
