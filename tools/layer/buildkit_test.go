@@ -114,7 +114,7 @@ func TestBuildKitPublishedDigests(t *testing.T) {
 					t.Fatal(err)
 				}
 				out := filepath.Join(t.TempDir(), "layer")
-				d, err := Build(tree, out, "", BuildOptions{Encoding: enc, MediaType: v.LayerMediaType(enc.Compression)})
+				d, err := Build(tree, out, "", BuildOptions{Encoding: enc})
 				if err != nil {
 					t.Fatal(err)
 				}
