@@ -160,7 +160,7 @@ def add_epoch_args(ctx, args, inputs, stamp_keys = []):
     """
     if is_stamped(ctx):
         key = ctx.attr._source_date_epoch_key_flag[SettingInfo].value
-        values = stamp_values(ctx, [key] + stamp_keys, name = (ctx.label.name + ".image-stamp-values.txt") if stamp_keys else None)
+        values = stamp_values(ctx, [key] + stamp_keys, name = (ctx.label.name + ".image.stamp-values.txt") if stamp_keys else None)
         args.add("--stamp-file", values)
         args.add("--stamp-key", key)
         inputs.append(values)
