@@ -57,6 +57,9 @@ type Compression struct {
 	MinLevel, MaxLevel int
 	// LevelNote is added to the out-of-range message.
 	LevelNote string
+	// Writer is the compressor (library, its version in go.mod, level
+	// mapping, header fields).
+	Writer blob.Writer
 }
 
 // TarRules are the header rules and defaults of layer tars that are not
@@ -111,10 +114,10 @@ const FileMTimeAnnotation = "dev.rules-repro.file-mtime"
 // written out rather than taken from image-spec's constants, so that no
 // library upgrade can change them.
 var v1Compressions = []Compression{
-	{Codec: blob.Gzip, MediaType: "application/vnd.oci.image.layer.v1.tar+gzip", HasLevels: true, MinLevel: 0, MaxLevel: 9},
+	{Codec: blob.Gzip, MediaType: "application/vnd.oci.image.layer.v1.tar+gzip", HasLevels: true, MinLevel: 0, MaxLevel: 9, Writer: blob.Standard},
 	{Codec: blob.Zstd, MediaType: "application/vnd.oci.image.layer.v1.tar+zstd", HasLevels: true, MinLevel: 1, MaxLevel: 22,
-		LevelNote: " (0 is ambiguous: the zstd tool reads it as default, BuildKit as fastest; leave the level unset for the default)"},
-	{Codec: blob.None, MediaType: "application/vnd.oci.image.layer.v1.tar"},
+		LevelNote: " (0 is ambiguous: the zstd tool reads it as default, BuildKit as fastest; leave the level unset for the default)", Writer: blob.Standard},
+	{Codec: blob.None, MediaType: "application/vnd.oci.image.layer.v1.tar", Writer: blob.Standard},
 }
 
 var v1Tar = TarRules{DirMode: 0o755, FileMode: 0o644, ExecMode: 0o755, SymlinkMode: 0o777, WhiteoutMTime: 0}
@@ -213,7 +216,7 @@ func (v *Version) Encoding(compression string, level int) (blob.Encoding, error)
 		}
 		return blob.Encoding{}, fmt.Errorf("compatibility version %d cannot produce compression %q; it supports %s", v.Number, compression, strings.Join(names, ", "))
 	}
-	e := blob.Encoding{Compression: c}
+	e := blob.Encoding{Compression: c, Writer: row.Writer}
 	if level < 0 {
 		return e, nil
 	}
