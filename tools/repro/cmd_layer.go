@@ -38,7 +38,7 @@ func cmdLayer(args []string, stdout io.Writer) error {
 	fs.StringVar(&lowerManifest, "lower-manifest", "", "the base image's manifest: its layers, in order, are the lower layers, found with --blob, --layer and --blobs-from")
 	lowerBlobs.register(fs)
 	fs.StringVar(&fileMTime, "file-mtime", "", "keep every file time at this value (seconds since 1970) instead of SOURCE_DATE_EPOCH, recorded as the layer annotation "+compat.FileMTimeAnnotation+"; compatibility version 2 or later")
-	fs.StringVar(&createdBy, "created-by", "", "history text recorded in the descriptor for the image's history entry")
+	fs.StringVar(&createdBy, "created-by", "", "history text recorded in the descriptor for the image's history entry (images of compatibility version 2 record the layer digest instead)")
 	ep.register(fs)
 	ver.register(fs)
 	if err := parse(fs, args); err != nil {
