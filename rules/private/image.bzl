@@ -1,6 +1,6 @@
 """Implementation of repro_image."""
 
-load("//rules/private:common.bzl", "COMMON_ATTRS", "COMPRESSIONS", "add_epoch_args", "compatibility_version", "param_args", "run_repro", "stable_label")
+load("//rules/private:common.bzl", "COMMON_ATTRS", "COMPRESSIONS", "add_epoch_args", "compatibility_version", "is_stamped", "param_args", "run_repro", "stable_label", "stamp_keys", "version_has")
 load("//rules/private:layer.bzl", "build_layer")
 load("//rules/private:toolchain.bzl", "TOOLCHAIN_TYPE")
 load("//rules/private/common:blobs.bzl", "blob_args", "blob_inputs", "blob_sources", "image_info", "merge_blob_sources")
@@ -257,8 +257,11 @@ def _image_impl(ctx):
     if not layers and not base:
         fail("%s: an image needs a base or at least one layer" % ctx.label)
 
+    # Under versions whose history does not depend on labels, the history
+    # text comes from the layer alone (repro image ignores a given one).
+    with_label = not version_has(version, "history_from_layer")
     spec = {
-        "layers": [{"descriptor": layer.info.descriptor.path, "created_by": layer.created_by} for layer in layers],
+        "layers": [dict([("descriptor", layer.info.descriptor.path)] + ([("created_by", layer.created_by)] if with_label else [])) for layer in layers],
         "platform": platform,
     }
     inputs = [layer.info.descriptor for layer in layers]
@@ -290,7 +293,16 @@ def _image_impl(ctx):
     args.add("--descriptor-out", descriptor)
     args.add("--digest-out", digest)
     all_inputs = [spec_file] + inputs
-    add_epoch_args(ctx, args, all_inputs)
+
+    # {KEY} in labels, annotations and env take workspace status values
+    # under --stamp, in versions that expand them (repro image reports an
+    # unknown key, naming the label). Unstamped, they stay as written.
+    keys = []
+    if version_has(version, "stamp_config") and is_stamped(ctx):
+        for d in [ctx.attr.labels, ctx.attr.annotations, ctx.attr.env]:
+            for value in d.values():
+                keys += stamp_keys(value)
+    add_epoch_args(ctx, args, all_inputs, stamp_keys = keys)
 
     # Only descriptors, the base's manifest and config, and the spec: no
     # layer bytes. This is what lets remote builds skip downloading layers.
@@ -350,14 +362,14 @@ IMAGE_ATTRS = {
     "compression_level": attr.int(doc = "Compression level for `tars` (gzip 0-9, zstd 1-22); -1 for the default.", default = -1),
     "entrypoint": attr.string_list(doc = "Entrypoint, one element per argument. Setting it clears the base's cmd, as in a Dockerfile."),
     "cmd": attr.string_list(doc = "Default arguments (cmd)."),
-    "env": attr.string_dict(doc = "Environment, merged with the base's by key, in order. `$VAR` and `${VAR}` expand to the value so far (`$$` is a literal `$`), so `{\"PATH\": \"$PATH:/app\"}` extends the base's PATH."),
+    "env": attr.string_dict(doc = "Environment, merged with the base's by key, in order. `$VAR` and `${VAR}` expand to the value so far (`$$` is a literal `$`), so `{\"PATH\": \"$PATH:/app\"}` extends the base's PATH. Under compatibility_version 2 and `--stamp`, `{KEY}` in a value takes the workspace status value of KEY (for example `{STABLE_GIT_COMMIT}`); an unknown key fails the build naming the entry. Unstamped, or under version 1, values are kept as written."),
     "workdir": attr.string(doc = "Working directory."),
     "user": attr.string(doc = "User (name, UID, or UID:GID)."),
-    "labels": attr.string_dict(doc = "Config labels, merged with the base's."),
+    "labels": attr.string_dict(doc = "Config labels, merged with the base's. Under compatibility_version 2 and `--stamp`, `{KEY}` in a value takes the workspace status value of KEY (for example `{STABLE_GIT_COMMIT}`); an unknown key fails the build naming the entry. Unstamped, or under version 1, values are kept as written."),
     "exposed_ports": attr.string_list(doc = "Exposed ports, `PORT` or `PORT/tcp|udp|sctp`."),
     "volumes": attr.string_list(doc = "Volume paths."),
     "stop_signal": attr.string(doc = "Stop signal, for example `SIGTERM`."),
-    "annotations": attr.string_dict(doc = "Manifest annotations. `org.opencontainers.image.created` is set to SOURCE_DATE_EPOCH unless given here."),
+    "annotations": attr.string_dict(doc = "Manifest annotations. `org.opencontainers.image.created` is set to SOURCE_DATE_EPOCH unless given here. Under compatibility_version 2 and `--stamp`, `{KEY}` in a value takes the workspace status value of KEY (for example `{STABLE_GIT_COMMIT}`); an unknown key fails the build naming the entry. Unstamped, or under version 1, values are kept as written."),
     "platform": attr.string(doc = "`os/arch[/variant]`. Default: the target platform (so a platform transition, as in repro_index, builds each architecture)."),
     "repo_tags": attr.string_list(doc = "Tags recorded in the docker archive (output group `docker_archive`), for example `[\"example.com/app:latest\"]`."),
 }

@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/rules-repro/rules_repro/tools/atomicfile"
 	"github.com/rules-repro/rules_repro/tools/image"
 	"github.com/rules-repro/rules_repro/tools/oci"
+	"github.com/rules-repro/rules_repro/tools/publish"
 )
 
 func init() {
@@ -144,6 +146,15 @@ func cmdImage(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if v.StampConfig && ep.statusFile != "" {
+		vars, err := publish.ReadStatus(ep.statusFile)
+		if err != nil {
+			return err
+		}
+		if err := stampSpec(spec, vars); err != nil {
+			return err
+		}
+	}
 	opts, err := spec.Options()
 	if err != nil {
 		return err
@@ -154,6 +165,34 @@ func cmdImage(args []string, stdout io.Writer) error {
 		return err
 	}
 	return writeResult(stdout, &res.Descriptor, descOut, digestOut, map[string][]byte{configOut: res.Config, manifestOut: res.Manifest})
+}
+
+// stampSpec expands {KEY} stamp variables in the values of labels,
+// annotations and env from a workspace status (as push does in tags), for
+// the versions that do (compat.Version.StampConfig). A key the status does
+// not hold is an error naming the label, annotation or variable.
+func stampSpec(spec *image.Spec, vars map[string]string) error {
+	for _, m := range []struct {
+		what string
+		kv   map[string]string
+	}{{"label", spec.Labels}, {"annotation", spec.Annotations}} {
+		for k, val := range m.kv {
+			x, err := publish.Expand(val, fmt.Sprintf("%s %s: value", m.what, k), vars)
+			if err != nil {
+				return err
+			}
+			m.kv[k] = x
+		}
+	}
+	for i, e := range spec.Env {
+		k, val, _ := strings.Cut(e, "=")
+		x, err := publish.Expand(val, fmt.Sprintf("env %s: value", k), vars)
+		if err != nil {
+			return err
+		}
+		spec.Env[i] = k + "=" + x
+	}
+	return nil
 }
 
 func merge(a, b map[string]string) map[string]string {

@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"strconv"
 
+	"github.com/rules-repro/rules_repro/tools/compat"
 	"github.com/rules-repro/rules_repro/tools/layer"
 )
 
@@ -17,7 +19,7 @@ func cmdLayer(args []string, stdout io.Writer) error {
 		spec, dir, output, descriptor, createdBy string
 		lowerManifest                            string
 		lowerBlobs                               blobFlags
-		compression                              string
+		compression, fileMTime                   string
 		level                                    int
 		lower                                    stringList
 		ep                                       epochFlags
@@ -32,7 +34,8 @@ func cmdLayer(args []string, stdout io.Writer) error {
 	fs.Var(&lower, "lower", "a layer blob of the base image, bottom first (repeatable): implicit parent directories take the base's metadata, opaque directories expand into whiteouts")
 	fs.StringVar(&lowerManifest, "lower-manifest", "", "the base image's manifest: its layers, in order, are the lower layers, found with --blob, --layer and --blobs-from")
 	lowerBlobs.register(fs)
-	fs.StringVar(&createdBy, "created-by", "", "history text recorded in the descriptor for the image's history entry")
+	fs.StringVar(&fileMTime, "file-mtime", "", "keep every file time at this value (seconds since 1970) instead of SOURCE_DATE_EPOCH, recorded as the layer annotation "+compat.FileMTimeAnnotation+"; compatibility version 2 or later")
+	fs.StringVar(&createdBy, "created-by", "", "history text recorded in the descriptor for the image's history entry (images of compatibility version 2 record the layer digest instead)")
 	ep.register(fs)
 	ver.register(fs)
 	if err := parse(fs, args); err != nil {
@@ -52,11 +55,21 @@ func cmdLayer(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	e, err := ep.get()
-	if err != nil {
+	opts := layer.Options{Version: v}
+	if fileMTime != "" {
+		// The layer then needs no SOURCE_DATE_EPOCH: none of its bytes
+		// depends on it.
+		t, err := strconv.ParseInt(fileMTime, 10, 64)
+		if err != nil {
+			return usagef("--file-mtime %q: want seconds since 1970-01-01, for example 0", fileMTime)
+		}
+		opts.FileMTime = &t
+		if _, err := v.LayerAnnotations(opts.FileMTime); err != nil {
+			return err
+		}
+	} else if opts.Epoch, err = ep.get(); err != nil {
 		return err
 	}
-	opts := layer.Options{Epoch: e}
 	switch {
 	case len(lower) > 0 && lowerManifest != "":
 		return usagef("give --lower or --lower-manifest, not both")
@@ -82,12 +95,7 @@ func cmdLayer(args []string, stdout io.Writer) error {
 	} else if err := tree.SetStreamDir(dir); err != nil {
 		return err
 	}
-	d, err := layer.Build(tree, output, descriptor, layer.BuildOptions{
-		Encoding:             enc,
-		MediaType:            v.LayerMediaType(enc.Compression),
-		CreatedBy:            createdBy,
-		CompatibilityVersion: v.Number,
-	})
+	d, err := layer.Build(tree, output, descriptor, layer.BuildOptions{Encoding: enc, CreatedBy: createdBy})
 	if err != nil {
 		return err
 	}

@@ -181,7 +181,7 @@ func (e *epochFlags) get() (int64, error) {
 type versionFlag struct{ v int }
 
 func (c *versionFlag) register(fs *flag.FlagSet) {
-	fs.Func("compatibility-version", fmt.Sprintf("compatibility version that pins every digest-affecting behaviour (default %d, the newest; see 'repro version')", compat.Latest), func(s string) error {
+	fs.Func("compatibility-version", fmt.Sprintf("compatibility version that pins every digest-affecting behaviour (default %d; see 'repro version')", compat.Latest), func(s string) error {
 		n, err := strconv.Atoi(s)
 		if err != nil {
 			return fmt.Errorf("%q is not an integer", s)

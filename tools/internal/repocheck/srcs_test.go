@@ -105,5 +105,19 @@ SUPPORTED_VERSIONS = [`)
 		fmt.Fprint(&b, v)
 	}
 	fmt.Fprintf(&b, "]\n\nLATEST_VERSION = %d\n", compat.Latest)
+	// What the rules must know of each version at analysis time.
+	b.WriteString("\n# Per version: history_from_layer (no label in created_by), file_mtime\n# (fixed file times allowed), stamp_config ({KEY} in labels, annotations, env).\nVERSION_FEATURES = {\n")
+	for _, n := range compat.Supported() {
+		v, _ := compat.Lookup(n)
+		fmt.Fprintf(&b, "    %d: {\"file_mtime\": %s, \"history_from_layer\": %s, \"stamp_config\": %s},\n", n, pyBool(v.FileMTime), pyBool(v.HistoryFromLayer), pyBool(v.StampConfig))
+	}
+	b.WriteString("}\n")
 	checkGenerated(t, "rules/private/versions.bzl", b.Bytes())
+}
+
+func pyBool(b bool) string {
+	if b {
+		return "True"
+	}
+	return "False"
 }
