@@ -212,19 +212,6 @@ func (w *walker) summary(src *Source, d specs.Descriptor) (*layerSummary, error)
 	return s, nil
 }
 
-// compressionOf names the compression of a layer media type, or "".
-func compressionOf(mt string) string {
-	switch {
-	case strings.HasSuffix(mt, "gzip"):
-		return "gzip"
-	case strings.HasSuffix(mt, "zstd"):
-		return "zstd"
-	case strings.HasSuffix(mt, ".tar") || strings.HasSuffix(mt, "tar.v1") || strings.HasSuffix(mt, ".diff.tar"):
-		return "none"
-	}
-	return ""
-}
-
 func shortDigest(d digest.Digest) string {
 	s := d.String()
 	if len(s) > 19 {

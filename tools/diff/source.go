@@ -441,17 +441,6 @@ func (f fileStore) open(_ context.Context, d specs.Descriptor) (io.ReadCloser, e
 	return os.Open(p)
 }
 
-// memStore holds small blobs in memory.
-type memStore map[digest.Digest][]byte
-
-func (m memStore) open(_ context.Context, d specs.Descriptor) (io.ReadCloser, error) {
-	data, ok := m[d.Digest]
-	if !ok {
-		return nil, errNotFound
-	}
-	return io.NopCloser(bytes.NewReader(data)), nil
-}
-
 type registryStore struct{ repo *registry.Repo }
 
 func (r registryStore) open(ctx context.Context, d specs.Descriptor) (io.ReadCloser, error) {
