@@ -1,11 +1,12 @@
 """Helpers shared by the rules: stamping, compatibility version, paths."""
 
 load("@rules_repro_features//:features.bzl", "ACTION_TOOLCHAIN_PARAM")
+load("//rules/private:codecs.bzl", _COMPRESSIONS = "COMPRESSIONS")
 load("//rules/private:settings.bzl", "SettingInfo")
 load("//rules/private:toolchain.bzl", "TOOLCHAIN_TYPE", "repro_tool")
 load("//rules/private:versions.bzl", "SUPPORTED_VERSIONS", "VERSION_FEATURES")
 
-COMPRESSIONS = ["gzip", "zstd", "none"]
+COMPRESSIONS = _COMPRESSIONS
 
 COMMON_ATTRS = {
     "compatibility_version": attr.int(

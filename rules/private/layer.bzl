@@ -1,12 +1,11 @@
 """Implementation of repro_layer."""
 
+load("//rules/private:codecs.bzl", "EXTENSIONS")
 load("//rules/private:common.bzl", "COMMON_ATTRS", "COMPRESSIONS", "add_epoch_args", "compatibility_version", "file_mtime", "normalize_path", "param_args", "run_repro", "stable_label", "version_has")
 load("//rules/private:toolchain.bzl", "TOOLCHAIN_TYPE")
 load("//rules/private/common:blobs.bzl", "blob_args", "blob_inputs")
 load("//rules/private/providers:image_info.bzl", "ImageInfo")
 load("//rules/private/providers:layer_info.bzl", "LayerInfo")
-
-_EXTENSIONS = {"gzip": ".tar.gz", "zstd": ".tar.zst", "none": ".tar"}
 
 def _parse_owner(value, what):
     parts = value.split(":")
@@ -77,7 +76,7 @@ def build_layer(ctx, name, entries, inputs, compression, compression_level, lowe
     if overrides:
         spec_content["overrides"] = overrides
     ctx.actions.write(spec, json.encode(spec_content))
-    blob = ctx.actions.declare_file(name + _EXTENSIONS[compression])
+    blob = ctx.actions.declare_file(name + EXTENSIONS[compression])
     descriptor = ctx.actions.declare_file(name + ".json")
     args = param_args(ctx)
     args.add("layer")

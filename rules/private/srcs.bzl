@@ -7,6 +7,7 @@ REPRO_SRCS = [
     "go.mod",
     "go.sum",
     "tools/atomicfile/atomicfile.go",
+    "tools/blob/codec.go",
     "tools/blob/encode.go",
     "tools/canonjson/canonjson.go",
     "tools/compat/compat.go",

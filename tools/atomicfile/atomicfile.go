@@ -10,7 +10,6 @@ package atomicfile
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -75,8 +74,8 @@ func RemoveTemporaries() []string {
 	return removed
 }
 
-// Temporaries returns the temporaries currently being written (for tests).
-func Temporaries() []string {
+// temporaries returns the temporaries currently being written (for tests).
+func temporaries() []string {
 	live.Lock()
 	defer live.Unlock()
 	var out []string
@@ -171,19 +170,6 @@ func WriteFile(path string, data []byte) error {
 	}
 	defer f.Abort()
 	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return f.Commit()
-}
-
-// WriteFrom writes everything from r to path atomically.
-func WriteFrom(path string, r io.Reader) error {
-	f, err := Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Abort()
-	if _, err := io.Copy(f, r); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return f.Commit()

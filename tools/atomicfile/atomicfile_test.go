@@ -98,7 +98,7 @@ func TestDirReplacesOnlyEmptyOrLayout(t *testing.T) {
 	if tmps, _ := filepath.Glob(p(".*tmp-*")); len(tmps) != 0 {
 		t.Errorf("temporaries left: %v", tmps)
 	}
-	if live := Temporaries(); len(live) != 0 {
+	if live := temporaries(); len(live) != 0 {
 		t.Errorf("still recorded: %v", live)
 	}
 }
@@ -127,7 +127,7 @@ func TestRemoveTemporaries(t *testing.T) {
 		t.Fatal(err)
 	}
 	write(t, filepath.Join(d.Path, "blobs/sha256/x"), "partial")
-	if n := len(Temporaries()); n != 2 {
+	if n := len(temporaries()); n != 2 {
 		t.Errorf("%d temporaries recorded, want 2", n)
 	}
 

@@ -202,13 +202,6 @@ func allPlatforms(idx specs.Index) (map[string]specs.Descriptor, error) {
 	return out, nil
 }
 
-func orNone(s []string) string {
-	if len(s) == 0 {
-		return "no platforms"
-	}
-	return strings.Join(s, ", ")
-}
-
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
