@@ -169,7 +169,7 @@ var layerTools = []layerTool{
 			return pipeline(stage{argv: []string{e.self, "floor", "zstd", lc.tar, out}})
 		},
 		check: checkFromTar("zstd")},
-	{id: "c-zstd", label: "C zstd -T0 on the tar (floor)", comp: "zstd", floor: true,
+	{id: "c-zstd", label: "C zstd -T0 on the tar (information: other bytes than repro's)", comp: "zstd", floor: true,
 		cmd: func(e *env, lc *layerCase, out string) command {
 			return pipeline(stage{argv: []string{e.tools["zstd"], "-T0", "-q", "-f", lc.tar, "-o", out}})
 		},
@@ -458,7 +458,12 @@ func writeCorpusTables(r *report, lc *layerCase, res map[string]sample, runs int
 	}
 }
 
-// gzipChecks evaluates the gzip and zstd targets of one corpus.
+// gzipChecks evaluates the targets of one corpus (issue 15): with each
+// compression repro within 1.10× of the bare compressor it uses on the same
+// tar (the floor for repro's bytes: klauspost's zstd is BuildKit's encoder,
+// so C zstd, which writes other bytes, is shown in the table but is no
+// target), and uncompressed no slower than GNU tar although repro also
+// hashes the tar.
 func gzipChecks(r *report, lc *layerCase, res map[string]sample) {
 	cmp := func(ours, theirs sample) string {
 		return fmt.Sprintf("wall %ss vs %ss (%s); CPU %ss vs %ss (%s)", seconds(ours.wall), seconds(theirs.wall),
@@ -467,8 +472,10 @@ func gzipChecks(r *report, lc *layerCase, res map[string]sample) {
 	g, floor, gnu := res["repro-gzip"], res["go-gzip"], res["gnutar-gzip"]
 	r.addCheck(g.wall.Seconds() <= 1.1*floor.wall.Seconds(), "gzip, "+lc.name+": repro ≤ 1.1× Go compress/gzip on the same tar", "%s", cmp(g, floor))
 	r.addCheck(g.wall < gnu.wall, "gzip, "+lc.name+": repro faster than GNU tar | gzip -6", "%s", cmp(g, gnu))
-	z, cz := res["repro-zstd"], res["c-zstd"]
-	r.addCheck(z.wall.Seconds() <= 1.5*cz.wall.Seconds(), "zstd, "+lc.name+": repro ≤ 1.5× C zstd -T0 on the tar", "%s", cmp(z, cz))
+	z, kz := res["repro-zstd"], res["go-zstd"]
+	r.addCheck(z.wall.Seconds() <= 1.1*kz.wall.Seconds(), "zstd, "+lc.name+": repro ≤ 1.1× klauspost zstd on the same tar", "%s", cmp(z, kz))
+	n, tar := res["repro-none"], res["gnutar"]
+	r.addCheck(n.wall <= tar.wall, "none, "+lc.name+": repro ≤ 1.0× GNU tar (repro also hashes)", "%s", cmp(n, tar))
 }
 
 func mbCount(b int64) string {

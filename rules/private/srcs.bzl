@@ -9,6 +9,7 @@ REPRO_SRCS = [
     "tools/atomicfile/atomicfile.go",
     "tools/blob/codec.go",
     "tools/blob/encode.go",
+    "tools/blob/pipe.go",
     "tools/canonjson/canonjson.go",
     "tools/compat/compat.go",
     "tools/diff/archive.go",

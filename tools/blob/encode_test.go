@@ -54,12 +54,14 @@ func TestEncodeRoundTrip(t *testing.T) {
 func TestEncodeProducerError(t *testing.T) {
 	boom := errors.New("boom")
 	for i := 0; i < 50; i++ { // no deadlock whatever the timing
-		_, err := Encode(io.Discard, Encoding{Compression: Gzip}, func(w io.Writer) error {
-			w.Write(make([]byte, 3<<20))
-			return boom
-		})
-		if !errors.Is(err, boom) {
-			t.Fatalf("got %v", err)
+		for _, c := range []Compression{Gzip, Zstd, None} {
+			_, err := Encode(io.Discard, Encoding{Compression: c}, func(w io.Writer) error {
+				w.Write(make([]byte, 3<<20))
+				return boom
+			})
+			if !errors.Is(err, boom) {
+				t.Fatalf("%s: got %v", c, err)
+			}
 		}
 	}
 }
@@ -69,11 +71,18 @@ type failWriter struct{}
 func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
 
 func TestEncodeWriteError(t *testing.T) {
-	_, err := Encode(failWriter{}, Encoding{Compression: None}, func(w io.Writer) error {
-		_, err := w.Write(make([]byte, 20<<20))
-		return err
-	})
-	if err == nil {
-		t.Fatal("write error lost")
+	for _, c := range []Compression{Gzip, Zstd, None} {
+		_, err := Encode(failWriter{}, Encoding{Compression: c}, func(w io.Writer) error {
+			// Varied content, so that the compressed side has chunks to write.
+			b := make([]byte, 20<<20)
+			for i := range b {
+				b[i] = byte(i*7919 + i>>8*31)
+			}
+			_, err := w.Write(b)
+			return err
+		})
+		if err == nil || err.Error() != "disk full" {
+			t.Fatalf("%s: write error lost or changed: %v", c, err)
+		}
 	}
 }

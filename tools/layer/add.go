@@ -183,7 +183,7 @@ func (t *Tree) addEntry(e *Entry, where string) error {
 			if !fi.Mode().IsRegular() {
 				return fail("source %s is not a regular file", e.Source)
 			}
-			f, err := os.Open(e.Source)
+			f, err := openFile(e.Source)
 			if err != nil {
 				return fail("%v", err)
 			}

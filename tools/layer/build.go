@@ -1,7 +1,6 @@
 package layer
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -50,13 +49,10 @@ func Build(t *Tree, blobPath, descPath string, o BuildOptions) (*oci.LayerDescri
 		return nil, err
 	}
 	defer out.Abort()
-	bw := bufio.NewWriterSize(out, 1<<20)
-	res, err := blob.Encode(bw, o.Encoding, produce)
+	// Encode writes the blob in chunks of hundreds of KiB: no buffering.
+	res, err := blob.Encode(pathWriter{out, blobPath}, o.Encoding, produce)
 	if err != nil {
 		return nil, err
-	}
-	if err := bw.Flush(); err != nil {
-		return nil, fmt.Errorf("writing %s: %w", blobPath, err)
 	}
 	desc := &oci.LayerDescriptor{
 		MediaType:            v.LayerMediaType(o.Encoding.Compression),
@@ -93,4 +89,18 @@ func Build(t *Tree, blobPath, descPath string, o BuildOptions) (*oci.LayerDescri
 		}
 	}
 	return desc, nil
+}
+
+// pathWriter names the output in write errors.
+type pathWriter struct {
+	w    io.Writer
+	path string
+}
+
+func (p pathWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	if err != nil {
+		err = fmt.Errorf("writing %s: %w", p.path, err)
+	}
+	return n, err
 }

@@ -37,6 +37,7 @@ type streamer struct {
 	first   map[inode]*node
 	leaders map[string]*node
 	count   int
+	streamPlatform
 }
 
 func newStreamer(t *Tree, dir string, w io.Writer) *streamer {

@@ -66,3 +66,7 @@ func (s *streamer) walk() error {
 	}
 	return walk("")
 }
+
+type streamPlatform struct{}
+
+func openFile(path string) (io.ReadCloser, error) { return os.Open(path) }

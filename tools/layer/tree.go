@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"sort"
 	"strings"
 
@@ -77,7 +76,7 @@ type source interface {
 
 type fileSource struct{ path string }
 
-func (s fileSource) open() (io.ReadCloser, error) { return os.Open(s.path) }
+func (s fileSource) open() (io.ReadCloser, error) { return openFile(s.path) }
 func (s fileSource) describe() string             { return s.path }
 
 type inlineSource struct{ data string }

@@ -105,6 +105,11 @@ func (g *linkGroup) leader() *node {
 	return best
 }
 
+// copyContent writes the content of n's source: exactly its recorded size,
+// or an error naming the source when it is shorter or longer. Each read asks
+// for one byte more than what is left, so a file that has not grown ends
+// with a short read and needs no extra read to find its end: a small file
+// costs one read.
 func copyContent(w io.Writer, n *node, buf []byte) error {
 	data := n
 	if n.group != nil {
@@ -115,16 +120,31 @@ func copyContent(w io.Writer, n *node, buf []byte) error {
 		return fmt.Errorf("%s: %w", data.where(), err)
 	}
 	defer r.Close()
-	written, err := io.CopyBuffer(w, io.LimitReader(r, data.size), buf)
-	if err != nil {
-		return fmt.Errorf("%s: reading %s: %w", data.where(), data.src.describe(), err)
+	var written int64
+	for {
+		want := int64(len(buf))
+		if left := data.size - written; left < want {
+			want = left + 1
+		}
+		k, err := r.Read(buf[:want])
+		if written+int64(k) > data.size {
+			return fmt.Errorf("%s: %s grew while the layer was written", data.where(), data.src.describe())
+		}
+		if k > 0 {
+			if _, werr := w.Write(buf[:k]); werr != nil {
+				return fmt.Errorf("%s: reading %s: %w", data.where(), data.src.describe(), werr)
+			}
+			written += int64(k)
+		}
+		if err == io.EOF || (err == nil && written == data.size && int64(k) < want) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%s: reading %s: %w", data.where(), data.src.describe(), err)
+		}
 	}
 	if written != data.size {
 		return fmt.Errorf("%s: %s has %d bytes, expected %d (did it change while the layer was written?)", data.where(), data.src.describe(), written, data.size)
-	}
-	var one [1]byte
-	if k, _ := r.Read(one[:]); k > 0 {
-		return fmt.Errorf("%s: %s grew while the layer was written", data.where(), data.src.describe())
 	}
 	return nil
 }
