@@ -16,20 +16,29 @@
 
 # The Debian packages of the base: the dynamic loader and libc, the C++
 # runtime, /bin/sh (dash) and bash, /usr/bin/env (coreutils) and python3
-# (python3-minimal), with their libraries; grep, which the runfiles.bash
+# (python3-minimal), with their libraries; Python's standard library
+# (libpython3.11-stdlib: Bazel's launcher imports shutil, subprocess,
+# tempfile, zipfile) with the libraries of its compression, hashing, uuid
+# and ctypes modules (not those of dbm, curses, readline, sqlite3, nis); grep, which the runfiles.bash
 # snippet calls when RUNFILES_DIR is not set; python-is-python3
 # (/usr/bin/python), because the launcher Bazel 4.2.3 writes for a py_binary
-# starts with #!/usr/bin/env python.
+# starts with #!/usr/bin/env python; debianutils (which), which the
+# autodetecting Python toolchain's wrapper (py3wrapper.sh, a /bin/sh
+# script) calls to find python3 on PATH.
 MONOREPO_DEBS=(libc6 libgcc-s1 libstdc++6 dash bash libtinfo6 coreutils libacl1 libattr1 libgmp10
 	libselinux1 libpcre2-8-0 grep python3-minimal python3.11-minimal libpython3.11-minimal libexpat1 zlib1g libssl3
-	python-is-python3)
+	python-is-python3 libpython3.11-stdlib libbz2-1.0 libcrypt1 libffi8 liblzma5 libuuid1 debianutils)
 # Where the .deb files are kept between runs; apt names each file
 # PACKAGE_VERSION_ARCH.deb, so the cache is keyed by version.
 MONOREPO_DEB_CACHE="$HOME/.cache/rules_repro/debian-debs-bookworm-amd64"
-# Compiled actions of clone A are shared between runs (observation does
-# not matter there); clone B builds without any cache.
-MONOREPO_DISK_CACHE="$HOME/.cache/rules_repro/monorepo-disk-cache"
-MONOREPO_IMAGES=(//shell:image //pyapp:image //cc:static_image //cc:dynamic_image //cc:dynamic_on_empty //tools:image)
+# Compiled actions are kept between runs (the Go standard library alone
+# takes minutes to compile on 2 cores): clone A and clone B each have their
+# own disk cache, so every output B uses was computed by a build at B's kind
+# of path, as another user, never copied from A. Point
+# REPRO_MONOREPO_DISK_CACHE at an empty directory for a cold run.
+MONOREPO_DISK_CACHE="${REPRO_MONOREPO_DISK_CACHE:-$HOME/.cache/rules_repro/monorepo-disk-cache}"
+MONOREPO_DISK_CACHE_B="$MONOREPO_DISK_CACHE-other-checkout"
+MONOREPO_IMAGES=(//goapp/cmd/hello:image //shell:image //pyapp:image //cc:static_image //cc:dynamic_image //cc:dynamic_on_empty //tools:image)
 MONOREPO_OTHER_USER=monorepo-e2e-other
 
 # mono_build WS ARGS...: bazel build in a monorepo workspace with the base
@@ -148,12 +157,21 @@ test_monorepo() {
 		REG=$(cat "$E2E_TMP/registry/registry.addr")
 	fi
 	command -v readelf >/dev/null || fail "readelf is missing (binutils, installed with gcc)"
+	[[ -x /usr/lib/go-1.19/bin/go ]] || fail "the Go SDK of rules_go 0.34 is missing: apt-get install golang-1.19-go (tools/install-deps.sh)"
 	local ws="$A/e2e/monorepo" bin="$A/e2e/monorepo/bazel-bin" out
 	local cache=(--disk_cache="$MONOREPO_DISK_CACHE")
 	mono_debian_base
 	local t0=$SECONDS
 	mono_build "$ws" build "${cache[@]}" "${MONOREPO_IMAGES[@]}" || fail "building the monorepo's images"
 	log "clone A: built ${#MONOREPO_IMAGES[@]} images in $((SECONDS - t0))s"
+
+	# a. rules_go: go_binary + go_library + data through rules_go's runfiles
+	# package (go/tools/bazel in v0.34.0), pure Go on no base.
+	readelf -l "$bin/goapp/cmd/hello/hello_/hello" | grep -q 'Requesting program interpreter' && fail "the pure go_binary has a program interpreter"
+	[[ $(jq '.layers | length' "$bin/goapp/cmd/hello/image.manifest.json") == 2 ]] || fail "the Go image has a base layer"
+	out=$(mono_run "$ws" //goapp/cmd/hello:image 'go linux/amd64: hello from a go_library data file \(read from /app/hello\.runfiles/repro_monorepo_e2e/goapp/greeting/greeting\.txt\)') || exit 1
+	log "runc //goapp/cmd/hello:image (no base): $out"
+	mono_go_without_runfiles_dir
 
 	# b. sh_binary + runfiles.bash, on the Debian base.
 	out=$(mono_run "$ws" //shell:image 'shell: hello from runfiles.bash \(read from /app/greet.runfiles/repro_monorepo_e2e/shell/greeting.txt\)') || exit 1
@@ -184,6 +202,15 @@ test_monorepo() {
 	grep -q 'no such file or directory' <<<"$out" || fail "a dynamic binary on an empty base failed otherwise than documented: [$out]"
 	log "runc //cc:dynamic_on_empty fails as documented: $(grep -o 'exec[^"]*"/app/hello_dynamic"[^"]*' <<<"$out" | head -1)"
 
+	# An index over amd64 and arm64 of a C++ image without a cross
+	# toolchain: the message the docs quote.
+	if ebazel "$ws" build "${cache[@]}" //cc:static_index >"$E2E_TMP/cc-index.log" 2>&1; then
+		fail "//cc:static_index built without an arm64 C++ toolchain"
+	fi
+	grep -q 'While resolving toolchains for target //cc:hello_static: No matching toolchains found for types @bazel_tools//tools/cpp:toolchain_type' "$E2E_TMP/cc-index.log" ||
+		fail "//cc:static_index failed otherwise than documented: $(grep ERROR "$E2E_TMP/cc-index.log")"
+	log "//cc:static_index (amd64 + arm64, no cross toolchain) fails as documented: $(grep -o 'No matching toolchains found for types [^ .]*' "$E2E_TMP/cc-index.log" | head -1)"
+
 	# e. The genrule's tar under /opt/tools, dist/ stripped, with modes and
 	# owners overridden; the script from the tar is the entrypoint.
 	local got want
@@ -209,7 +236,7 @@ tools: hello from a genrule-made tar \(as uid 65534\)') || exit 1
 $(cat "$E2E_TMP/monorepo-digests-a")"
 
 	# f. Another checkout at another path, under another user name (so
-	# another output user root), without the disk cache: same digests.
+	# another output user root), with its own disk cache: same digests.
 	mono_second_checkout
 
 	# g. Layer reuse: a one-line change in the py_library changes only the
@@ -228,8 +255,8 @@ mono_second_checkout() {
 	local wb="$B/e2e/monorepo" t0=$SECONDS
 	cp "$A/e2e/monorepo/repro.lock.json" "$wb/repro.lock.json"
 	(umask 077 && export TZ=Pacific/Chatham LANG=C.UTF-8 &&
-		mono_other_user mono_build "$wb" --host_jvm_args=-Duser.name=$MONOREPO_OTHER_USER build "${MONOREPO_IMAGES[@]}") || fail "building in clone B"
-	log "clone B ($wb, user $MONOREPO_OTHER_USER, umask 077, no disk cache): built in $((SECONDS - t0))s"
+		mono_other_user mono_build "$wb" --host_jvm_args=-Duser.name=$MONOREPO_OTHER_USER build --disk_cache="$MONOREPO_DISK_CACHE_B" "${MONOREPO_IMAGES[@]}") || fail "building in clone B"
+	log "clone B ($wb, user $MONOREPO_OTHER_USER, umask 077, its own disk cache): built in $((SECONDS - t0))s"
 	(cd "$wb" && mono_other_user bazel --host_jvm_args=-Xmx1g --host_jvm_args=-Duser.name=$MONOREPO_OTHER_USER info output_base 2>/dev/null) | grep -q "_bazel_$MONOREPO_OTHER_USER/" ||
 		fail "clone B's output base is not under the other user's output root"
 	mono_digests "$wb" >"$E2E_TMP/monorepo-digests-b"
@@ -265,4 +292,20 @@ mono_layer_reuse() {
 	[[ $(sed -n 3p <<<"$before") != $(sed -n 3p <<<"$after") ]] || fail "the workspace layer (the top one) did not change"
 	log "after a one-line change in greeting.py only the workspace layer changed; the image printed: $out"
 	mono_build "$ws" build --disk_cache="$MONOREPO_DISK_CACHE" //pyapp:image >/dev/null 2>&1 || fail "rebuild with the original greeting.py"
+}
+
+# mono_go_without_runfiles_dir: the Go image with RUNFILES_DIR removed from
+# its config fails as the docs say (rules_go 0.34's runfiles package does not
+# look for $0.runfiles), so the env line in goapp/cmd/hello is needed.
+mono_go_without_runfiles_dir() {
+	local run out cfg
+	run=$(mktemp -d "$E2E_TMP/run.XXXXXX")
+	umoci unpack --image "$A/e2e/monorepo/bazel-bin/goapp/cmd/hello/image:latest" "$run/bundle" >/dev/null || fail "umoci unpack of the Go image"
+	cfg="$run/bundle/config.json"
+	jq '.process.env |= map(select(startswith("RUNFILES_DIR=") | not))' "$cfg" >"$cfg.tmp" && mv "$cfg.tmp" "$cfg"
+	if out=$("$E2E_ROOT/e2e/lib/runc_run.sh" "$run/bundle" 2>&1); then
+		fail "the Go image ran without RUNFILES_DIR: [$out]"
+	fi
+	[[ $out == "hello: could not locate runfiles directory" ]] || fail "the Go image without RUNFILES_DIR printed [$out]"
+	log "the Go image without RUNFILES_DIR fails as documented: $out"
 }
