@@ -19,17 +19,19 @@ test_gazelle() {
 $(cd "$A" && git diff -- examples)"
 	log "bazel run //:gazelle leaves every BUILD file of examples/ unchanged"
 
-	# Gazelle really writes them: without its go_library, app/BUILD.bazel
-	# gets the same rule back; and a new import becomes a dependency.
+	# Gazelle really writes them: with the go_library's srcs deleted,
+	# app/BUILD.bazel gets them back, byte for byte.
 	cp "$build" "$E2E_TMP/app.BUILD.orig"
-	sed -i '/^go_library(/,/^)/d' "$build"
-	! grep -q '^go_library(' "$build" || fail "could not remove the go_library"
-	ebazel "$ws" run //:gazelle >/dev/null 2>&1 || fail "bazel run //:gazelle after removing the go_library"
+	sed -i '/^go_library(/,/^)/{/^    srcs = /d}' "$build"
+	! cmp -s "$build" "$E2E_TMP/app.BUILD.orig" || fail "could not delete the go_library's srcs"
+	ebazel "$ws" run //:gazelle >/dev/null 2>&1 || fail "bazel run //:gazelle after deleting the go_library's srcs"
 	cmp -s "$build" "$E2E_TMP/app.BUILD.orig" || {
+		local got
+		got=$(diff "$E2E_TMP/app.BUILD.orig" "$build")
 		cp "$E2E_TMP/app.BUILD.orig" "$build"
-		fail "gazelle did not restore app/BUILD.bazel: $(diff "$E2E_TMP/app.BUILD.orig" "$build")"
+		fail "gazelle did not restore app/BUILD.bazel: $got"
 	}
-	log "without its go_library, app/BUILD.bazel is restored by gazelle exactly:"
+	log "with the go_library's srcs deleted, gazelle restores app/BUILD.bazel exactly:"
 	go_rules_of "$build" | sed 's/^/    /' >&2
 	(cd "$A" && git diff --exit-code -- examples >/dev/null) || fail "clone A's examples/ differs from the commit after the test"
 }
