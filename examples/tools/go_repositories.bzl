@@ -1,10 +1,17 @@
 """Example only: rules_go and Gazelle for a WORKSPACE on Bazel 4.2.3 and later.
 
 rules_repro itself needs no Go rules (its helper is built by a repository
-rule); this file is the example's choice of how to build its Go program, and
-a stanza other workspaces copy (the e2e workspaces load it from here):
+rule); this file is the example's choice of how to build its Go program.
+Other workspaces of this repository (e2e) reuse it through a repository for
+examples/ (examples/ has its own WORKSPACE, so it is not part of
+@rules_repro):
 
-    load("@rules_repro//examples/tools:go_repositories.bzl", "go_repositories")
+    local_repository(
+        name = "rules_repro_examples",
+        path = "../../examples",  # relative to the workspace
+    )
+
+    load("@rules_repro_examples//tools:go_repositories.bzl", "go_repositories")
 
     go_repositories()
 
@@ -128,6 +135,16 @@ def _vendor(rctx):
         "GOENV": "off",
         "GOTOOLCHAIN": "local",
         "CGO_ENABLED": "0",
+        # The client's environment is inherited: clear what could change
+        # what the go command does (empty means the default).
+        "GOOS": "",
+        "GOARCH": "",
+        "GOEXPERIMENT": "",
+        "GODEBUG": "",
+        "GOAMD64": "",
+        "GOARM": "",
+        "GOARM64": "",
+        "GO386": "",
     })
     if not env.get("GOPROXY"):
         env["GOPROXY"] = _DEFAULT_GOPROXY
