@@ -3,7 +3,7 @@
 #
 # usage: e2e/run.sh [TEST...]      (default: all, in order)
 #
-# Tests: reproducible stamping remote_cache judges multiplatform golden analysis binaries pins publish toolchain gazelle monorepo
+# Tests: reproducible stamping remote_cache judges multiplatform golden analysis binaries pins publish toolchain compat2 gazelle monorepo
 # Later tests reuse the clones and builds of earlier ones.
 set -euo pipefail
 
@@ -24,6 +24,8 @@ source "$here/test_pins.sh"
 source "$here/test_publish.sh"
 # shellcheck source=e2e/test_toolchain.sh
 source "$here/test_toolchain.sh"
+# shellcheck source=e2e/test_compat2.sh
+source "$here/test_compat2.sh"
 # shellcheck source=e2e/test_gazelle.sh
 source "$here/test_gazelle.sh"
 # shellcheck source=e2e/test_monorepo.sh
@@ -42,7 +44,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-all=(reproducible stamping remote_cache judges multiplatform golden analysis binaries pins publish toolchain gazelle monorepo)
+all=(reproducible stamping remote_cache judges multiplatform golden analysis binaries pins publish toolchain compat2 gazelle monorepo)
 tests=("${@:-${all[@]}}")
 failed=()
 for t in "${tests[@]}"; do

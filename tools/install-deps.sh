@@ -12,7 +12,7 @@ pkgs=(bazel-bootstrap bazel-skylib gcc g++ libc6-dev git jq umoci runc)
 # is Debian's Go 1.19 at /usr/lib/go-1.19 (not put on PATH).
 pkgs+=(golang-1.19-go)
 if [[ $what == test ]]; then
-	pkgs+=(skopeo docker-registry apache2-utils nginx curl openssl podman libarchive-tools pigz zstd bash-static)
+	pkgs+=(skopeo docker-registry nginx curl openssl podman libarchive-tools pigz zstd bash-static)
 fi
 
 missing=()
