@@ -109,7 +109,11 @@ test_remote_cache() {
 	ensure_clone "$B"
 	local cache
 	cache=$(start_nginx_cache "$E2E_TMP/cache") || fail "nginx cache did not start"
-	local rc=(--remote_cache="http://$cache")
+	# Only the remote cache (no Go disk cache, no no-cache tags), pre-filled
+	# with rules_go's actions so that clone A compiles no standard library;
+	# every image action must still run in A and come from nginx in B.
+	seed_go_cache "$E2E_TMP/cache/cache"
+	local rc=(--remote_cache="http://$cache" "${NO_GO_CACHE[@]}")
 	ebazel "$A/examples" clean >/dev/null 2>&1
 	build "$A" "${rc[@]}" "${TARGETS[@]}" || fail "build in $A with the remote cache"
 	ebazel "$B/examples" clean >/dev/null 2>&1
@@ -142,13 +146,13 @@ stamped_two_machines() {
 	for ws in "$A" "$B"; do
 		ebazel "$ws/examples" clean >/dev/null 2>&1
 	done
-	(SOURCE_DATE_EPOCH=1700000000 ebazel "$A/examples" --host_jvm_args=-Duser.name=alice build --stamp --remote_cache="http://$cache" \
+	(SOURCE_DATE_EPOCH=1700000000 ebazel "$A/examples" --host_jvm_args=-Duser.name=alice build --stamp --remote_cache="http://$cache" "${NO_GO_CACHE[@]}" \
 		--execution_log_json_file="$E2E_TMP/exec-a.json" "${TARGETS[@]}") >"$E2E_TMP/last-build.log" 2>&1 ||
 		{ cat "$E2E_TMP/last-build.log" >&2; fail "stamped build as alice"; }
 	# A UTS namespace gives the second Bazel server another host name.
 	cp "$(offline_rc)" "$B/examples/offline.bazelrc"
 	(cd "$B/examples" && SOURCE_DATE_EPOCH=1700000000 unshare --uts sh -c 'hostname e2e-second-machine && exec "$@"' _ \
-		bazel --host_jvm_args=-Xmx1g --host_jvm_args=-Duser.name=bob build --stamp --remote_cache="http://$cache" \
+		bazel --host_jvm_args=-Xmx1g --host_jvm_args=-Duser.name=bob build --stamp --remote_cache="http://$cache" "${NO_GO_CACHE[@]}" \
 		--execution_log_json_file="$E2E_TMP/exec-b.json" "${TARGETS[@]}") >"$E2E_TMP/last-build.log" 2>&1 ||
 		{ cat "$E2E_TMP/last-build.log" >&2; fail "stamped build as bob on another host"; }
 	local sa sb
