@@ -36,6 +36,12 @@
 #   buildbarn_start_cache DIR
 #       Starts bb_storage alone, serving CAS and action cache: a gRPC remote
 #       cache. Writes frontend.addr, frontend.url and metrics.url into DIR.
+#   buildbarn_bazel_flags DIR
+#       Prints, one per line, the Bazel flags that build on the cluster
+#       started in DIR (the README's "Remote execution" section):
+#       --remote_executor, --remote_instance_name, --spawn_strategy=remote
+#       (a .bazelrc may select local strategies) and the platform
+#       properties the worker advertises as --remote_default_exec_properties.
 #   buildbarn_stop DIR
 #       Stops every process started in DIR (SIGTERM, then SIGKILL) and waits
 #       until they are gone. Succeeds when nothing runs.
@@ -402,6 +408,20 @@ EOC
 	_bb_err "bb_worker did not register with the scheduler within 60s; $dir/worker.log ends with:"
 	_svc_tail "$dir/worker.log"
 	return 1
+}
+
+buildbarn_bazel_flags() {
+	local dir=${1:?usage: buildbarn_bazel_flags DIR} p
+	[[ -s $dir/frontend.url ]] || {
+		_bb_err "no cluster was started in $dir"
+		return 1
+	}
+	echo "--remote_executor=$(cat "$dir/frontend.url")"
+	echo "--remote_instance_name=$BUILDBARN_INSTANCE"
+	echo "--spawn_strategy=remote"
+	for p in "${BUILDBARN_EXEC_PROPERTIES[@]}"; do
+		echo "--remote_default_exec_properties=$p"
+	done
 }
 
 # _bb_kill_wait PID...: SIGTERM, then SIGKILL after 2s; waits until gone.
