@@ -52,6 +52,9 @@
 # the newest that serves 4.2.3 (with the worker option
 # supportLegacyOutputFilesAndDirectories). The checksum database has no
 # entries for them, so GONOSUMDB covers github.com/buildbarn.
+#
+# Tests: e2e/lib/buildbarn_test.sh (this file), e2e/run.sh remote_exec and
+# remote_cache (Bazel on the cluster and on the gRPC cache).
 
 BUILDBARN_RE_VERSION=v0.0.0-20250820081613-efef252cdf4f
 BUILDBARN_STORAGE_VERSION=v0.0.0-20250819193852-fd11d3e1b0b4
