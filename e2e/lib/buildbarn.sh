@@ -119,9 +119,9 @@ buildbarn_build() {
 	local re st work
 	re=$(_bb_moddir github.com/buildbarn/bb-remote-execution "$BUILDBARN_RE_VERSION") || return 1
 	st=$(_bb_moddir github.com/buildbarn/bb-storage "$BUILDBARN_STORAGE_VERSION") || return 1
-	work=$cache.work
-	rm -rf "$work"
-	mkdir -p "$work" || return 1
+	# A work directory of its own, so that two runs building at once do
+	# not clash; the first to finish publishes its binaries.
+	mkdir -p "$(dirname "$cache")" && work=$(mktemp -d "$cache.work.XXXXXX") || return 1
 	# The main module is a writable copy of bb-remote-execution, so its
 	# go.mod and go.sum decide every other version.
 	cp -r "$re" "$work/bb-remote-execution" && chmod -R u+w "$work/bb-remote-execution" || return 1
@@ -149,8 +149,11 @@ buildbarn_build() {
 		tail -n 30 "$work/build.log" | sed 's/^/    /' >&2
 		return 1
 	}
-	rm -rf "$bin"
-	mkdir -p "$cache" && mv "$work/bin" "$bin" && rm -rf "$work" || return 1
+	mkdir -p "$cache" || return 1
+	if [[ ! -x $bin/bb_runner ]]; then
+		rm -rf "$bin" && mv "$work/bin" "$bin" || return 1
+	fi
+	chmod -R u+w "$work" && rm -rf "$work"
 	echo "$bin"
 }
 
