@@ -3,7 +3,7 @@
 #
 # usage: e2e/run.sh [TEST...]      (default: all, in order)
 #
-# Tests: reproducible stamping remote_cache judges multiplatform golden analysis binaries pins publish toolchain remote_exec
+# Tests: reproducible stamping remote_cache judges multiplatform golden analysis binaries pins publish toolchain compat2 remote_exec
 # Later tests reuse the clones and builds of earlier ones.
 set -euo pipefail
 
@@ -26,6 +26,8 @@ source "$here/test_pins.sh"
 source "$here/test_publish.sh"
 # shellcheck source=e2e/test_toolchain.sh
 source "$here/test_toolchain.sh"
+# shellcheck source=e2e/test_compat2.sh
+source "$here/test_compat2.sh"
 # shellcheck source=e2e/test_remote_exec.sh
 source "$here/test_remote_exec.sh"
 
@@ -45,7 +47,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-all=(reproducible stamping remote_cache judges multiplatform golden analysis binaries pins publish toolchain remote_exec)
+all=(reproducible stamping remote_cache judges multiplatform golden analysis binaries pins publish toolchain compat2 remote_exec)
 tests=("${@:-${all[@]}}")
 failed=()
 for t in "${tests[@]}"; do

@@ -9,7 +9,7 @@ set -euo pipefail
 what=${1:-test}
 pkgs=(bazel-bootstrap bazel-skylib gcc g++ libc6-dev git jq umoci runc)
 if [[ $what == test ]]; then
-	pkgs+=(skopeo docker-registry apache2-utils nginx curl openssl podman libarchive-tools pigz zstd bash-static)
+	pkgs+=(skopeo docker-registry nginx curl openssl podman libarchive-tools pigz zstd bash-static)
 	# e2e/lib/buildbarn.sh applies the patches shipped inside the Buildbarn modules.
 	pkgs+=(patch)
 fi

@@ -33,7 +33,7 @@ def _image_actions_test_impl(ctx):
     inputs = [f.basename for f in image.inputs.to_list()]
     blobs = [f for f in inputs if f.endswith(".tar.gz") or f.endswith(".tar") or f.endswith(".tar.zst")]
     asserts.equals(env, [], blobs, "ReproImage reads layer blobs: %s" % blobs)
-    asserts.true(env, "layer.json" in inputs, "ReproImage does not read the layer descriptor: %s" % inputs)
+    asserts.true(env, ctx.attr.layer + ".json" in inputs, "ReproImage does not read the layer descriptor: %s" % inputs)
 
     # Stamping adds exactly the stamp values file, and only when asked; the
     # image action never reads stable-status.txt itself (it holds BUILD_HOST
@@ -55,12 +55,15 @@ def _image_actions_test_impl(ctx):
 
     # Materializing reads the layer blob.
     layout = _action(env, "ReproLayout")
-    asserts.true(env, "layer.tar.gz" in [f.basename for f in layout.inputs.to_list()], "ReproLayout lacks the layer blob")
+    asserts.true(env, ctx.attr.layer + ".tar.gz" in [f.basename for f in layout.inputs.to_list()], "ReproLayout lacks the layer blob")
     return analysistest.end(env)
 
 image_actions_test = analysistest.make(
     _image_actions_test_impl,
-    attrs = {"want_status": attr.string_list()},
+    attrs = {
+        "layer": attr.string(default = "layer", doc = "Name of the image's layer target."),
+        "want_status": attr.string_list(),
+    },
 )
 
 def _layer_actions_test_impl(ctx):

@@ -11,7 +11,7 @@ def _target_name(label):
         return label.split(":")[-1]
     return label.split("/")[-1]
 
-def repro_binary_image(name, binary, path = None, base = None, entrypoint = None, layers = [], layer_owner = None, compression = None, **kwargs):
+def repro_binary_image(name, binary, path = None, base = None, entrypoint = None, layers = [], layer_owner = None, compression = None, file_mtime = None, **kwargs):
     """An image that runs a binary, with its runfiles split into two layers.
 
     The binary's executable goes to `path` and its runfiles tree to
@@ -44,6 +44,7 @@ def repro_binary_image(name, binary, path = None, base = None, entrypoint = None
       layers: more layers, on top of the binary's two.
       layer_owner: owner of every entry of the two layers, `"UID:GID"` (default 0:0).
       compression: compression of the two layers (gzip, zstd or none; default gzip).
+      file_mtime: file time of the two layers, as repro_layer's `file_mtime` (compatibility version 2).
       **kwargs: passed to repro_image (`env`, `user`, `cmd`, `labels`, `platform`, `tags`, `visibility`...).
     """
     if path == None:
@@ -54,6 +55,8 @@ def repro_binary_image(name, binary, path = None, base = None, entrypoint = None
         layer_kwargs["owner"] = layer_owner
     if compression:
         layer_kwargs["compression"] = compression
+    if file_mtime:
+        layer_kwargs["file_mtime"] = file_mtime
     for part in ("external", "workspace"):
         repro_layer(
             name = "%s_%s" % (name, part),

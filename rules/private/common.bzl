@@ -1,11 +1,12 @@
 """Helpers shared by the rules: stamping, compatibility version, paths."""
 
 load("@rules_repro_features//:features.bzl", "ACTION_TOOLCHAIN_PARAM")
+load("//rules/private:codecs.bzl", _COMPRESSIONS = "COMPRESSIONS")
 load("//rules/private:settings.bzl", "SettingInfo")
 load("//rules/private:toolchain.bzl", "TOOLCHAIN_TYPE", "repro_tool")
-load("//rules/private:versions.bzl", "SUPPORTED_VERSIONS")
+load("//rules/private:versions.bzl", "SUPPORTED_VERSIONS", "VERSION_FEATURES")
 
-COMPRESSIONS = ["gzip", "zstd", "none"]
+COMPRESSIONS = _COMPRESSIONS
 
 COMMON_ATTRS = {
     "compatibility_version": attr.int(
@@ -23,6 +24,7 @@ COMMON_ATTRS = {
     "_stamp_flag": attr.label(default = Label("//rules/private:stamp")),
     "_compatibility_version_flag": attr.label(default = Label("//rules/settings:compatibility_version")),
     "_source_date_epoch_key_flag": attr.label(default = Label("//rules/settings:source_date_epoch_key")),
+    "_file_mtime_flag": attr.label(default = Label("//rules/settings:file_mtime")),
 }
 
 def compatibility_version(ctx):
@@ -44,6 +46,41 @@ def compatibility_version(ctx):
             ", ".join([str(s) for s in SUPPORTED_VERSIONS]),
         ))
     return v
+
+def version_has(version, feature):
+    """Whether a compatibility version has a behaviour (VERSION_FEATURES, generated from tools/compat).
+
+    Args:
+      version: a supported version number.
+      feature: "history_from_layer", "file_mtime" or "stamp_config".
+
+    Returns:
+      A bool.
+    """
+    return VERSION_FEATURES[version][feature]
+
+def file_mtime(ctx, version):
+    """The fixed file time of a layer: its file_mtime attribute, else the flag.
+
+    Args:
+      ctx: the rule context (with COMMON_ATTRS; file_mtime is optional).
+      version: the layer's compatibility version.
+
+    Returns:
+      The time in seconds as a string, or None when files take SOURCE_DATE_EPOCH ("epoch").
+    """
+    value = getattr(ctx.attr, "file_mtime", "")
+    what = "file_mtime"
+    if not value:
+        value = ctx.attr._file_mtime_flag[SettingInfo].value
+        what = "the @rules_repro//rules/settings:file_mtime flag"
+    if value == "epoch":
+        return None
+    if not value.isdigit():
+        fail("%s: %s is %r: want \"epoch\" (file times are SOURCE_DATE_EPOCH) or seconds since 1970, for example \"0\"" % (ctx.label, what, value))
+    if not version_has(version, "file_mtime"):
+        fail("%s: %s is %r, but a fixed file time needs compatibility_version 2 or later (this layer uses %d; see docs/compatibility.md)" % (ctx.label, what, value, version))
+    return str(int(value))
 
 def is_stamped(ctx):
     """Whether a rule stamps: its stamp attribute, or -1 and Bazel's --stamp.
@@ -72,7 +109,7 @@ def stamp_keys(s):
             keys.append(key)
     return keys
 
-def stamp_values(ctx, keys):
+def stamp_values(ctx, keys, name = None):
     """A file with only the given keys of the workspace status (stable-status.txt).
 
     stable-status.txt also holds BUILD_HOST and BUILD_USER; an action that
@@ -84,11 +121,12 @@ def stamp_values(ctx, keys):
     Args:
       ctx: the rule context.
       keys: the workspace status keys the target's actions use.
+      name: the output's name (default: NAME.stamp-values.txt).
 
     Returns:
       The File, in KEY VALUE lines like stable-status.txt.
     """
-    out = ctx.actions.declare_file(ctx.label.name + ".stamp-values.txt")
+    out = ctx.actions.declare_file(name or (ctx.label.name + ".stamp-values.txt"))
     args = ctx.actions.args()
     args.add("--status", ctx.info_file)
     args.add_all(sorted({k: None for k in keys}.keys()), before_each = "--key")
@@ -103,13 +141,15 @@ def stamp_values(ctx, keys):
     )
     return out
 
-def add_epoch_args(ctx, args, inputs):
+def add_epoch_args(ctx, args, inputs, stamp_keys = []):
     """Adds the SOURCE_DATE_EPOCH arguments (and the stamp values input when stamping).
 
     Args:
       ctx: the rule context (with COMMON_ATTRS).
       args: the Args of the action.
       inputs: the list of action inputs; the stamp values file is appended when stamping.
+      stamp_keys: more workspace status keys the action reads when stamping
+        ({KEY} in an image's labels, annotations and env).
 
     The key is read from the workspace status (ctx.info_file,
     stable-status.txt, through stamp_values): a STABLE_ key changes only when
@@ -121,7 +161,7 @@ def add_epoch_args(ctx, args, inputs):
     """
     if is_stamped(ctx):
         key = ctx.attr._source_date_epoch_key_flag[SettingInfo].value
-        values = stamp_values(ctx, [key])
+        values = stamp_values(ctx, [key] + stamp_keys, name = (ctx.label.name + ".image.stamp-values.txt") if stamp_keys else None)
         args.add("--stamp-file", values)
         args.add("--stamp-key", key)
         inputs.append(values)

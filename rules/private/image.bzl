@@ -1,8 +1,9 @@
 """Implementation of repro_image."""
 
-load("//rules/private:common.bzl", "COMMON_ATTRS", "COMPRESSIONS", "add_epoch_args", "compatibility_version", "param_args", "run_repro", "stable_label")
+load("//rules/private:common.bzl", "COMMON_ATTRS", "COMPRESSIONS", "add_epoch_args", "compatibility_version", "is_stamped", "param_args", "run_repro", "stable_label", "stamp_keys", "version_has")
 load("//rules/private:layer.bzl", "build_layer")
 load("//rules/private:toolchain.bzl", "TOOLCHAIN_TYPE")
+load("//rules/private/common:blobs.bzl", "blob_args", "blob_inputs", "blob_sources", "image_info", "merge_blob_sources")
 load("//rules/private/providers:image_info.bzl", "ImageInfo")
 load("//rules/private/providers:layer_info.bzl", "LayerInfo")
 
@@ -68,21 +69,15 @@ def resolve_base(ctx, platform):
         mnemonic = "ReproBase",
         progress_message = "Reading base image %s for %s" % (base.label, ctx.label),
     )
-    return ImageInfo(
+    return image_info(
         manifest = manifest,
         config = config,
-        descriptor = None,
-        digest = None,
         platform = platform,
-        blobs = depset(),
-        blob_files = depset(files if not directory else []),
-        blob_dirs = depset([layout_path] if not directory else []),
-        layouts = depset([directory] if directory else []),
-        compatibility_version = None,
-        base_name = "",
-        source_repository = "",
-        source_repositories = depset(),
-        shallow = False,
+        sources = blob_sources(
+            blob_files = depset(files if not directory else []),
+            blob_dirs = depset([layout_path] if not directory else []),
+            layouts = depset([directory] if directory else []),
+        ),
     )
 
 # Target platform constraints and the OCI platform they stand for. Bazel 4's
@@ -181,30 +176,6 @@ def target_platform_of(ctx):
         fail("%s: cannot tell the image platform from the target platform's constraints; set platform = \"linux/amd64\" (or another os/arch)" % ctx.label)
     return os[0] + "/" + arch[0]
 
-def _blob_args(args, descriptor, sources, extra_blobs):
-    args.add("--descriptor", descriptor)
-    args.add_all(extra_blobs, before_each = "--blob")
-    args.add_all(sources.blob_dirs, before_each = "--blobs-from")
-    args.add_all(["%s=%s" % (b.descriptor.path, b.blob.path) for b in sources.blobs.to_list()], before_each = "--layer")
-    args.add_all(sources.layouts, before_each = "--blobs-from", expand_directories = False)
-
-def blob_sources(infos):
-    """Where the blobs of some images are: the union of their ImageInfo fields.
-
-    Args:
-      infos: ImageInfo providers.
-
-    Returns:
-      A struct with blobs, blob_files, blob_dirs, layouts and shallow.
-    """
-    return struct(
-        blobs = depset(transitive = [i.blobs for i in infos]),
-        blob_files = depset(transitive = [i.blob_files for i in infos]),
-        blob_dirs = depset(transitive = [i.blob_dirs for i in infos]),
-        layouts = depset(transitive = [i.layouts for i in infos]),
-        shallow = [i for i in infos if i.shallow] != [],
-    )
-
 def _shallow_failure(ctx, out, kind):
     ctx.actions.run_shell(
         outputs = [out],
@@ -231,7 +202,7 @@ def materialize(ctx, name, descriptor, sources, extra_blobs, repo_tags = [], mat
     """
     inputs = depset(
         [descriptor] + extra_blobs,
-        transitive = [sources.blob_files, sources.layouts, depset([b.descriptor for b in sources.blobs.to_list()] + [b.blob for b in sources.blobs.to_list()])],
+        transitive = [blob_inputs(sources)],
     )
     outputs = []
     kinds = [
@@ -247,7 +218,9 @@ def materialize(ctx, name, descriptor, sources, extra_blobs, repo_tags = [], mat
             continue
         args = param_args(ctx)
         args.add(kind)
-        _blob_args(args, descriptor, sources, extra_blobs)
+        args.add("--descriptor", descriptor)
+        args.add_all(extra_blobs, before_each = "--blob")
+        args.add_all(blob_args(sources))
         args.add("--output", out.path)
         if kind == "docker-archive":
             args.add_all(repo_tags, before_each = "--tag")
@@ -284,8 +257,11 @@ def _image_impl(ctx):
     if not layers and not base:
         fail("%s: an image needs a base or at least one layer" % ctx.label)
 
+    # Under versions whose history does not depend on labels, the history
+    # text comes from the layer alone (repro image ignores a given one).
+    with_label = not version_has(version, "history_from_layer")
     spec = {
-        "layers": [{"descriptor": layer.info.descriptor.path, "created_by": layer.created_by} for layer in layers],
+        "layers": [dict([("descriptor", layer.info.descriptor.path)] + ([("created_by", layer.created_by)] if with_label else [])) for layer in layers],
         "platform": platform,
     }
     inputs = [layer.info.descriptor for layer in layers]
@@ -317,7 +293,16 @@ def _image_impl(ctx):
     args.add("--descriptor-out", descriptor)
     args.add("--digest-out", digest)
     all_inputs = [spec_file] + inputs
-    add_epoch_args(ctx, args, all_inputs)
+
+    # {KEY} in labels, annotations and env take workspace status values
+    # under --stamp, in versions that expand them (repro image reports an
+    # unknown key, naming the label). Unstamped, they stay as written.
+    keys = []
+    if version_has(version, "stamp_config") and is_stamped(ctx):
+        for d in [ctx.attr.labels, ctx.attr.annotations, ctx.attr.env]:
+            for value in d.values():
+                keys += stamp_keys(value)
+    add_epoch_args(ctx, args, all_inputs, stamp_keys = keys)
 
     # Only descriptors, the base's manifest and config, and the spec: no
     # layer bytes. This is what lets remote builds skip downloading layers.
@@ -331,32 +316,20 @@ def _image_impl(ctx):
     )
 
     own = depset([struct(descriptor = layer.info.descriptor, blob = layer.info.blob, rebuild = layer.info.rebuild) for layer in layers])
-    sources = struct(
-        blobs = depset(transitive = [own, base.blobs]) if base else own,
-        blob_files = base.blob_files if base else depset(),
-        blob_dirs = base.blob_dirs if base else depset(),
-        layouts = base.layouts if base else depset(),
-        shallow = base.shallow if base else False,
-    )
+    sources = merge_blob_sources([blob_sources(blobs = own)] + ([base] if base else []))
     layout, oci_archive, docker_archive = materialize(ctx, ctx.label.name, descriptor, sources, [manifest, config], ctx.attr.repo_tags)
     source_repos = depset()
     if base:
         source_repos = depset([base.source_repository] if base.source_repository else [], transitive = [base.source_repositories])
-    info = ImageInfo(
+    info = image_info(
         manifest = manifest,
         config = config,
         descriptor = descriptor,
         digest = digest,
         platform = platform,
-        blobs = sources.blobs,
-        blob_files = sources.blob_files,
-        blob_dirs = sources.blob_dirs,
-        layouts = sources.layouts,
+        sources = sources,
         compatibility_version = version,
-        base_name = "",
-        source_repository = "",
         source_repositories = source_repos,
-        shallow = sources.shallow,
     )
     return [
         # On a shallow base (the default for pinned bases) the layout needs
@@ -389,14 +362,14 @@ IMAGE_ATTRS = {
     "compression_level": attr.int(doc = "Compression level for `tars` (gzip 0-9, zstd 1-22); -1 for the default.", default = -1),
     "entrypoint": attr.string_list(doc = "Entrypoint, one element per argument. Setting it clears the base's cmd, as in a Dockerfile."),
     "cmd": attr.string_list(doc = "Default arguments (cmd)."),
-    "env": attr.string_dict(doc = "Environment, merged with the base's by key, in order. `$VAR` and `${VAR}` expand to the value so far (`$$` is a literal `$`), so `{\"PATH\": \"$PATH:/app\"}` extends the base's PATH."),
+    "env": attr.string_dict(doc = "Environment, merged with the base's by key, in order. `$VAR` and `${VAR}` expand to the value so far (`$$` is a literal `$`), so `{\"PATH\": \"$PATH:/app\"}` extends the base's PATH. Under compatibility_version 2 and `--stamp`, `{KEY}` in a value takes the workspace status value of KEY (for example `{STABLE_GIT_COMMIT}`); an unknown key fails the build naming the entry. Unstamped, or under version 1, values are kept as written."),
     "workdir": attr.string(doc = "Working directory."),
     "user": attr.string(doc = "User (name, UID, or UID:GID)."),
-    "labels": attr.string_dict(doc = "Config labels, merged with the base's."),
+    "labels": attr.string_dict(doc = "Config labels, merged with the base's. Under compatibility_version 2 and `--stamp`, `{KEY}` in a value takes the workspace status value of KEY (for example `{STABLE_GIT_COMMIT}`); an unknown key fails the build naming the entry. Unstamped, or under version 1, values are kept as written."),
     "exposed_ports": attr.string_list(doc = "Exposed ports, `PORT` or `PORT/tcp|udp|sctp`."),
     "volumes": attr.string_list(doc = "Volume paths."),
     "stop_signal": attr.string(doc = "Stop signal, for example `SIGTERM`."),
-    "annotations": attr.string_dict(doc = "Manifest annotations. `org.opencontainers.image.created` is set to SOURCE_DATE_EPOCH unless given here."),
+    "annotations": attr.string_dict(doc = "Manifest annotations. `org.opencontainers.image.created` is set to SOURCE_DATE_EPOCH unless given here. Under compatibility_version 2 and `--stamp`, `{KEY}` in a value takes the workspace status value of KEY (for example `{STABLE_GIT_COMMIT}`); an unknown key fails the build naming the entry. Unstamped, or under version 1, values are kept as written."),
     "platform": attr.string(doc = "`os/arch[/variant]`. Default: the target platform (so a platform transition, as in repro_index, builds each architecture)."),
     "repo_tags": attr.string_list(doc = "Tags recorded in the docker archive (output group `docker_archive`), for example `[\"example.com/app:latest\"]`."),
 }

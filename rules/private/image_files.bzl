@@ -7,6 +7,7 @@ from the runfiles root with the image's descriptor and blobs as arguments.
 load("//rules/private:common.bzl", "stable_label")
 load("//rules/private:settings.bzl", "registry_ca_export")
 load("//rules/private:toolchain.bzl", "repro_tool")
+load("//rules/private/common:blobs.bzl", "blob_args", "blob_inputs", "merge_blob_sources")
 load("//rules/private/providers:image_info.bzl", "ImageInfo")
 load("//rules/private/providers:index_info.bzl", "ImageIndexInfo")
 
@@ -90,23 +91,18 @@ def image_files(ctx, target, more_files = []):
         extra = [info.manifest, info.config]
     else:
         fail("%s: %s is neither a repro_image nor a repro_index" % (ctx.label, target.label))
-    pairs, blob_files, layouts, sources = [], [], [], []
+    blobs = merge_blob_sources(infos)
+    sources = []
     for i in infos:
-        pairs += i.blobs.to_list()
-        blob_files += i.blob_files.to_list()
-        layouts += i.layouts.to_list()
         sources += i.source_repositories.to_list()
         if i.source_repository:
             sources.append(i.source_repository)
-    all_files = [descriptor] + extra + [b.descriptor for b in pairs] + [b.blob for b in pairs] + blob_files + layouts + more_files
+    all_files = [descriptor] + extra + blob_inputs(blobs).to_list() + more_files
     runfiles, paths = runfiles_map(ctx, {f: None for f in all_files}.keys())
     args = ["--descriptor", paths[descriptor]]
-    for f in extra + blob_files:
+    for f in extra:
         args += ["--blob", paths[f]]
-    for b in pairs:
-        args += ["--layer", "%s=%s" % (paths[b.descriptor], paths[b.blob])]
-    for layout in layouts:
-        args += ["--blobs-from", paths[layout]]
+    args += blob_args(blobs, paths = paths)
     return struct(runfiles = runfiles, args = args, sources = sorted({s: None for s in sources}.keys()), paths = paths)
 
 def launcher(ctx, command, args, runfiles, extra = {}):

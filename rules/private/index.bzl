@@ -1,8 +1,9 @@
 """Implementation of repro_index."""
 
 load("//rules/private:common.bzl", "COMMON_ATTRS", "add_epoch_args", "compatibility_version", "param_args", "run_repro")
-load("//rules/private:image.bzl", "blob_sources", "materialize")
+load("//rules/private:image.bzl", "materialize")
 load("//rules/private:toolchain.bzl", "TOOLCHAIN_TYPE")
+load("//rules/private/common:blobs.bzl", "merge_blob_sources")
 load("//rules/private/providers:image_info.bzl", "ImageInfo")
 load("//rules/private/providers:index_info.bzl", "ImageIndexInfo")
 
@@ -65,7 +66,7 @@ def _index_impl(ctx):
     )
 
     extra = [index] + [i.manifest for i in infos] + [i.config for i in infos]
-    sources = blob_sources(infos)
+    sources = merge_blob_sources(infos)
     layout, oci_archive, _ = materialize(ctx, ctx.label.name, descriptor, sources, extra, materialize_docker = False)
     return [
         DefaultInfo(files = depset([digest, descriptor] if sources.shallow else [layout])),

@@ -1,11 +1,11 @@
 """Implementation of repro_layer."""
 
-load("//rules/private:common.bzl", "COMMON_ATTRS", "COMPRESSIONS", "add_epoch_args", "compatibility_version", "normalize_path", "param_args", "run_repro", "stable_label")
+load("//rules/private:codecs.bzl", "EXTENSIONS")
+load("//rules/private:common.bzl", "COMMON_ATTRS", "COMPRESSIONS", "add_epoch_args", "compatibility_version", "file_mtime", "normalize_path", "param_args", "run_repro", "stable_label", "version_has")
 load("//rules/private:toolchain.bzl", "TOOLCHAIN_TYPE")
+load("//rules/private/common:blobs.bzl", "blob_args", "blob_inputs")
 load("//rules/private/providers:image_info.bzl", "ImageInfo")
 load("//rules/private/providers:layer_info.bzl", "LayerInfo")
-
-_EXTENSIONS = {"gzip": ".tar.gz", "zstd": ".tar.zst", "none": ".tar"}
 
 def _parse_owner(value, what):
     parts = value.split(":")
@@ -58,7 +58,8 @@ def build_layer(ctx, name, entries, inputs, compression, compression_level, lowe
       compression: gzip, zstd or none.
       compression_level: the level, or -1 for the default.
       lower: (arguments, inputs) from lower_args, or None.
-      created_by: the history text of the layer.
+      created_by: the history text of the layer (its label); not recorded under versions whose
+        history does not depend on labels.
       allow_empty: accept a layer without entries.
       overrides: modes and owners of paths that come from tars (spec overrides).
 
@@ -75,7 +76,7 @@ def build_layer(ctx, name, entries, inputs, compression, compression_level, lowe
     if overrides:
         spec_content["overrides"] = overrides
     ctx.actions.write(spec, json.encode(spec_content))
-    blob = ctx.actions.declare_file(name + _EXTENSIONS[compression])
+    blob = ctx.actions.declare_file(name + EXTENSIONS[compression])
     descriptor = ctx.actions.declare_file(name + ".json")
     args = param_args(ctx)
     args.add("layer")
@@ -85,10 +86,16 @@ def build_layer(ctx, name, entries, inputs, compression, compression_level, lowe
     flags = ["--compression", compression]
     if compression_level >= 0:
         flags += ["--compression-level", str(compression_level)]
-    flags += ["--compatibility-version", str(version), "--created-by", created_by]
+    flags += ["--compatibility-version", str(version)]
+    if not version_has(version, "history_from_layer"):
+        flags += ["--created-by", created_by]
+    mtime = file_mtime(ctx, version)
+    if mtime != None:
+        flags += ["--file-mtime", mtime]
     args.add_all(flags)
     all_inputs = [spec] + inputs
-    flags += add_epoch_args(ctx, args, all_inputs)
+    if mtime == None:
+        flags += add_epoch_args(ctx, args, all_inputs)
     lower_inputs = depset()
     if lower:
         lower_argv, lower_inputs = lower
@@ -128,21 +135,8 @@ def lower_args(ctx, base):
     if info.shallow:
         fail("%s: base %s is a pinned image whose layers are not fetched (the default, base_layers=shallow); " % (ctx.label, base.label) +
              "a layer that takes its parent directories from the base needs them: add --@rules_repro//rules/settings:base_layers=fetch, or drop `base` and declare those directories")
-    blobs = info.blobs.to_list()
-    args = ["--lower-manifest", info.manifest.path]
-    args.append("--blob=" + info.config.path)
-    for b in blobs:
-        args.append("--layer=%s=%s" % (b.descriptor.path, b.blob.path))
-    for f in info.blob_files.to_list():
-        args.append("--blob=" + f.path)
-    for d in info.blob_dirs.to_list():
-        args.append("--blobs-from=" + d)
-    for layout in info.layouts.to_list():
-        args.append("--blobs-from=" + layout.path)
-    inputs = depset(
-        [info.manifest, info.config] + [b.descriptor for b in blobs] + [b.blob for b in blobs],
-        transitive = [info.blob_files, info.layouts],
-    )
+    args = ["--lower-manifest", info.manifest.path, "--blob=" + info.config.path] + blob_args(info)
+    inputs = depset([info.manifest, info.config], transitive = [blob_inputs(info)])
     return args, inputs
 
 def _declare(state, path, what):
@@ -387,6 +381,14 @@ LAYER_ATTRS = {
     ),
     "compression": attr.string(doc = "gzip, zstd or none.", default = "gzip", values = COMPRESSIONS),
     "compression_level": attr.int(doc = "Compression level (gzip 0-9, zstd 1-22); -1 for the default.", default = -1),
+    "file_mtime": attr.string(
+        doc = "Time of every file of the layer: `\"epoch\"` (SOURCE_DATE_EPOCH, as BuildKit documents), or seconds since 1970 such as " +
+              "`\"0\"` to keep the layer's bytes when only the stamped epoch changes (times from `tars` are clamped to it). Recorded " +
+              "as the layer descriptor annotation `dev.rules-repro.file-mtime`; the image's created time and history still take " +
+              "SOURCE_DATE_EPOCH. Empty: the `@rules_repro//rules/settings:file_mtime` flag (default `epoch`). A fixed time needs " +
+              "compatibility_version 2.",
+        default = "",
+    ),
 }
 
 repro_layer = rule(

@@ -1,6 +1,8 @@
 """Rules used by the generated repositories of pinned base images."""
 
 load("//rules/private:image.bzl", "PLATFORM_ATTRS", "target_platform_of")
+load("//rules/private:platform_select.bzl", "select_platform")
+load("//rules/private/common:blobs.bzl", "blob_sources", "image_info")
 load("//rules/private/providers:image_info.bzl", "ImageInfo")
 
 def _pinned_image_impl(ctx):
@@ -12,21 +14,13 @@ def _pinned_image_impl(ctx):
         dirs = depset()
     return [
         DefaultInfo(files = depset([ctx.file.manifest, ctx.file.config])),
-        ImageInfo(
+        image_info(
             manifest = ctx.file.manifest,
             config = ctx.file.config,
-            descriptor = None,
-            digest = None,
             platform = ctx.attr.platform,
-            blobs = depset(),
-            blob_files = depset(blobs),
-            blob_dirs = dirs,
-            layouts = depset(),
-            compatibility_version = None,
+            sources = blob_sources(blob_files = depset(blobs), blob_dirs = dirs, shallow = not ctx.attr.blobs),
             base_name = ctx.attr.base_name,
             source_repository = ctx.attr.source_repository,
-            source_repositories = depset(),
-            shallow = not ctx.attr.blobs,
         ),
     ]
 
@@ -45,13 +39,22 @@ pinned_image = rule(
 
 def _pinned_image_select_impl(ctx):
     want = target_platform_of(ctx)
-    for target, platform in ctx.attr.images.items():
-        if platform == want or (want == "linux/arm64" and platform == "linux/arm64/v8"):
-            return [target[DefaultInfo], target[ImageInfo]]
+    targets = ctx.attr.images.keys()
+    platforms = [ctx.attr.images[t] for t in targets]
+    chosen, matches = select_platform(want, platforms)
+    if chosen >= 0:
+        target = targets[chosen]
+        return [target[DefaultInfo], target[ImageInfo]]
+    if matches:
+        fail("base image %s: the target platform %s is ambiguous: it matches %s; pin one of them only" % (
+            ctx.attr.reference,
+            want,
+            ", ".join(matches),
+        ))
     fail("base image %s has no image for the target platform %s (it is pinned for %s); add the platform to the lockfile entry and run `repro lock update`" % (
         ctx.attr.reference,
         want,
-        ", ".join(sorted(ctx.attr.images.values())),
+        ", ".join(sorted(platforms)),
     ))
 
 pinned_image_select = rule(
@@ -60,6 +63,5 @@ pinned_image_select = rule(
     attrs = dict({
         "images": attr.label_keyed_string_dict(providers = [ImageInfo]),
         "reference": attr.string(),
-        "platform": attr.string(doc = "Unused: present so target_platform_of can be shared."),
     }, **PLATFORM_ATTRS),
 )

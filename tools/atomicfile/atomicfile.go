@@ -10,7 +10,6 @@ package atomicfile
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -75,8 +74,8 @@ func RemoveTemporaries() []string {
 	return removed
 }
 
-// Temporaries returns the temporaries currently being written (for tests).
-func Temporaries() []string {
+// temporaries returns the temporaries currently being written (for tests).
+func temporaries() []string {
 	live.Lock()
 	defer live.Unlock()
 	var out []string
@@ -171,19 +170,6 @@ func WriteFile(path string, data []byte) error {
 	}
 	defer f.Abort()
 	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return f.Commit()
-}
-
-// WriteFrom writes everything from r to path atomically.
-func WriteFrom(path string, r io.Reader) error {
-	f, err := Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Abort()
-	if _, err := io.Copy(f, r); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return f.Commit()
@@ -328,4 +314,55 @@ func (d *Dir) Abort() {
 	d.done = true
 	os.RemoveAll(d.Path)
 	untrack(d.Path)
+}
+
+// Group writes several output files all or none: each is staged under a
+// temporary name, Commit moves them all into place, and Abort (a no-op after
+// Commit, so `defer g.Abort()` is the usual pattern) removes every staged
+// file. The zero value is ready to use.
+type Group struct {
+	files []*File
+}
+
+// Create stages path and returns it for writing.
+func (g *Group) Create(path string) (*File, error) {
+	f, err := Create(path)
+	if err != nil {
+		return nil, err
+	}
+	g.files = append(g.files, f)
+	return f, nil
+}
+
+// WriteFile stages path with data.
+func (g *Group) WriteFile(path string, data []byte) error {
+	f, err := g.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// Commit moves every staged file into place, in the order they were
+// created. When one fails, the files not yet moved are removed.
+func (g *Group) Commit() error {
+	for i, f := range g.files {
+		if err := f.Commit(); err != nil {
+			for _, rest := range g.files[i+1:] {
+				rest.Abort()
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// Abort removes every staged file that was not committed.
+func (g *Group) Abort() {
+	for _, f := range g.files {
+		f.Abort()
+	}
 }

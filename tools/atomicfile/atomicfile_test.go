@@ -98,7 +98,7 @@ func TestDirReplacesOnlyEmptyOrLayout(t *testing.T) {
 	if tmps, _ := filepath.Glob(p(".*tmp-*")); len(tmps) != 0 {
 		t.Errorf("temporaries left: %v", tmps)
 	}
-	if live := Temporaries(); len(live) != 0 {
+	if live := temporaries(); len(live) != 0 {
 		t.Errorf("still recorded: %v", live)
 	}
 }
@@ -127,7 +127,7 @@ func TestRemoveTemporaries(t *testing.T) {
 		t.Fatal(err)
 	}
 	write(t, filepath.Join(d.Path, "blobs/sha256/x"), "partial")
-	if n := len(Temporaries()); n != 2 {
+	if n := len(temporaries()); n != 2 {
 		t.Errorf("%d temporaries recorded, want 2", n)
 	}
 
@@ -157,5 +157,72 @@ func TestRemoveTemporaries(t *testing.T) {
 	}
 	if got := list(t, parent); strings.Join(got, " ") != ". done" {
 		t.Errorf("left: %v", got)
+	}
+}
+
+// top lists the names directly in dir, sorted.
+func top(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+func TestGroupAllOrNone(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	var g Group
+	if err := g.WriteFile(a, []byte("A")); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.WriteFile(b, []byte("B")); err != nil {
+		t.Fatal(err)
+	}
+	if got := top(t, dir); len(got) != 2 || !strings.HasPrefix(got[0], ".a.tmp-") || !strings.HasPrefix(got[1], ".b.tmp-") {
+		t.Fatalf("before Commit the directory holds %v, want two temporaries", got)
+	}
+	g.Abort()
+	if got := top(t, dir); len(got) != 0 {
+		t.Fatalf("after Abort: %v", got)
+	}
+
+	var ok Group
+	defer ok.Abort()
+	for _, p := range []string{a, b} {
+		if err := ok.WriteFile(p, []byte(filepath.Base(p))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ok.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	ok.Abort() // a no-op after Commit
+	if got := top(t, dir); strings.Join(got, ",") != "a,b" {
+		t.Fatalf("after Commit: %v", got)
+	}
+
+	// A staged file whose final place cannot take it (a non-empty
+	// directory): Commit fails and leaves no temporary behind.
+	if err := os.MkdirAll(filepath.Join(dir, "c", "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var bad Group
+	if err := bad.WriteFile(filepath.Join(dir, "c"), []byte("C")); err != nil {
+		t.Fatal(err)
+	}
+	if err := bad.WriteFile(filepath.Join(dir, "d"), []byte("D")); err != nil {
+		t.Fatal(err)
+	}
+	if err := bad.Commit(); err == nil {
+		t.Fatal("Commit over a non-empty directory succeeded")
+	}
+	if got := top(t, dir); strings.Join(got, ",") != "a,b,c" {
+		t.Fatalf("after a failed Commit: %v (want no temporaries and no d)", got)
 	}
 }

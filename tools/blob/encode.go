@@ -32,7 +32,14 @@ type Encoding struct {
 	Compression Compression
 	Level       int
 	HasLevel    bool
+	// Writer is the implementation of the compression, chosen by a
+	// compatibility version (compat.Version's compression table); nil means
+	// Standard.
+	Writer Writer
 }
+
+// Writer returns a writer that compresses into w as e says.
+type Writer func(w io.Writer, e Encoding) (io.WriteCloser, error)
 
 func (e Encoding) String() string {
 	if e.HasLevel {
@@ -58,7 +65,18 @@ type Result struct {
 //     6-9 better, 10 and above best. The output does not depend on the
 //     encoder's concurrency.
 //   - none: w itself.
+//
+// e.Writer, when set, replaces this choice.
 func NewCompressor(w io.Writer, e Encoding) (io.WriteCloser, error) {
+	if e.Writer != nil {
+		return e.Writer(w, e)
+	}
+	return Standard(w, e)
+}
+
+// Standard is the compression implementation of compatibility versions 1
+// and 2 (see NewCompressor).
+func Standard(w io.Writer, e Encoding) (io.WriteCloser, error) {
 	switch e.Compression {
 	case Gzip:
 		level := gzip.DefaultCompression

@@ -1,11 +1,14 @@
 // Package compat defines the compatibility versions of rules_repro.
 //
-// A compatibility version is a number that pins every behaviour that affects
-// a digest: tar encoding, default modes, compression implementation and
-// level mapping, the JSON encoding of config, manifest and index, media
-// types, annotations and history. A released version's outputs never change;
-// new behaviour gets a new number. The golden matrix in
-// tools/compat/testdata/golden.json guards this in CI.
+// A compatibility version pins every behaviour that affects a digest: tar
+// header rules and default modes, compression implementation, levels and
+// media types, the JSON encoding of config, manifest and index, media-type
+// rewrites of base layers, annotations and history text. A Version is a
+// value that carries these behaviours: the layer, image and index code ask
+// it instead of hard-coding a rule or switching on a number, so a new
+// version is one table entry (see versions). A released version's outputs
+// never change; the golden matrix in tools/compat/testdata/golden.json
+// guards this in CI for every version.
 //
 // Version 1 (the first release) pins:
 //
@@ -24,7 +27,14 @@
 //   - Annotations: org.opencontainers.image.created on manifest and index,
 //     and dev.rules-repro.compatibility-version = "1".
 //   - History: one entry per added layer, created = epoch, created_by as
-//     given, comment "rules_repro"; base history is kept as is.
+//     given (the rules give the layer's Bazel label), comment "rules_repro";
+//     base history is kept as is.
+//
+// Version 2 is version 1 with three changes (docs/compatibility.md):
+// created_by never carries text the rules give (no Bazel label, so renaming
+// or moving a target keeps the digest); a layer may keep its file times at a
+// fixed value, recorded as a layer descriptor annotation; labels,
+// annotations and env expand {KEY} stamp variables.
 package compat
 
 import (
@@ -33,29 +43,112 @@ import (
 	"strings"
 
 	"github.com/rules-repro/rules_repro/tools/blob"
+	"github.com/rules-repro/rules_repro/tools/canonjson"
+	"github.com/rules-repro/rules_repro/tools/oci"
 )
+
+// Compression is one row of a version's compression table.
+type Compression struct {
+	Codec blob.Compression
+	// MediaType of a layer encoded with Codec.
+	MediaType string
+	// Levels accepted: MinLevel..MaxLevel; HasLevels false refuses any level.
+	HasLevels          bool
+	MinLevel, MaxLevel int
+	// LevelNote is added to the out-of-range message.
+	LevelNote string
+	// Writer is the compressor (library, its version in go.mod, level
+	// mapping, header fields).
+	Writer blob.Writer
+}
+
+// TarRules are the header rules and defaults of layer tars that are not
+// fixed by the tar format itself.
+type TarRules struct {
+	// DirMode of declared and implicit directories.
+	DirMode int64
+	// FileMode of a file without executable bits, ExecMode of one with any.
+	FileMode, ExecMode int64
+	// SymlinkMode of symlinks.
+	SymlinkMode int64
+	// WhiteoutMTime of .wh. entries (containerd writes the Unix epoch).
+	WhiteoutMTime int64
+}
 
 // Version is one compatibility version.
 type Version struct {
 	Number int
 	// Summary says in one line what the version is.
 	Summary string
-	// Compressions lists the layer encodings the version can produce.
-	Compressions []blob.Compression
+	// Compressions is the compression table: codec, media type, levels.
+	Compressions []Compression
+	// Tar holds the layer tar rules.
+	Tar TarRules
+	// HistoryComment is the comment of every history entry the image adds.
+	HistoryComment string
+	// HistoryFromLayer makes created_by depend only on the layer (its
+	// digest), never on text the rules give (a Bazel label).
+	HistoryFromLayer bool
+	// FileMTime allows layers whose file times are a fixed value rather
+	// than SOURCE_DATE_EPOCH; the value is recorded as the layer descriptor
+	// annotation FileMTimeAnnotation.
+	FileMTime bool
+	// StampConfig expands {KEY} stamp variables in labels, annotations and
+	// env when a workspace status is given.
+	StampConfig bool
+	// Marshal is the JSON encoder of config, manifest and index.
+	Marshal func(any) ([]byte, error)
+	// BaseLayerMediaType maps a base layer's media type to the one written
+	// in our manifest.
+	BaseLayerMediaType func(string) string
 }
 
 // AnnotationKey records the compatibility version in manifests and indexes.
 const AnnotationKey = "dev.rules-repro.compatibility-version"
 
+// FileMTimeAnnotation, on a layer descriptor, records the fixed file time
+// (seconds since the Unix epoch) a layer was built with.
+const FileMTimeAnnotation = "dev.rules-repro.file-mtime"
+
+// v1Compressions is version 1's table; version 2 shares it. Media types are
+// written out rather than taken from image-spec's constants, so that no
+// library upgrade can change them.
+var v1Compressions = []Compression{
+	{Codec: blob.Gzip, MediaType: "application/vnd.oci.image.layer.v1.tar+gzip", HasLevels: true, MinLevel: 0, MaxLevel: 9, Writer: blob.Standard},
+	{Codec: blob.Zstd, MediaType: "application/vnd.oci.image.layer.v1.tar+zstd", HasLevels: true, MinLevel: 1, MaxLevel: 22,
+		LevelNote: " (0 is ambiguous: the zstd tool reads it as default, BuildKit as fastest; leave the level unset for the default)", Writer: blob.Standard},
+	{Codec: blob.None, MediaType: "application/vnd.oci.image.layer.v1.tar", Writer: blob.Standard},
+}
+
+var v1Tar = TarRules{DirMode: 0o755, FileMode: 0o644, ExecMode: 0o755, SymlinkMode: 0o777, WhiteoutMTime: 0}
+
 var versions = map[int]*Version{
 	1: {
-		Number:       1,
-		Summary:      "BuildKit-equivalent layers (rewrite-timestamp), OCI media types, canonical JSON",
-		Compressions: []blob.Compression{blob.Gzip, blob.Zstd, blob.None},
+		Number:             1,
+		Summary:            "BuildKit-equivalent layers (rewrite-timestamp), OCI media types, canonical JSON",
+		Compressions:       v1Compressions,
+		Tar:                v1Tar,
+		HistoryComment:     "rules_repro",
+		Marshal:            canonjson.Marshal,
+		BaseLayerMediaType: oci.OCILayerMediaType,
+	},
+	2: {
+		Number:             2,
+		Summary:            "version 1 without Bazel labels in history, optional fixed file times, {KEY} stamps in labels, annotations and env",
+		Compressions:       v1Compressions,
+		Tar:                v1Tar,
+		HistoryComment:     "rules_repro",
+		HistoryFromLayer:   true,
+		FileMTime:          true,
+		StampConfig:        true,
+		Marshal:            canonjson.Marshal,
+		BaseLayerMediaType: oci.OCILayerMediaType,
 	},
 }
 
-// Latest is the default compatibility version.
+// Latest is the default compatibility version (of the CLI and of the
+// //rules/settings:compatibility_version flag). It stays 1 so that
+// upgrading rules_repro never changes a digest unless a user opts in.
 const Latest = 1
 
 // Supported returns the known version numbers in increasing order.
@@ -80,7 +173,7 @@ func supportedList() string {
 	return strings.Join(parts, ", ")
 }
 
-// Lookup returns version n; 0 means the latest.
+// Lookup returns version n; 0 means the default (Latest).
 func Lookup(n int) (*Version, error) {
 	if n == 0 {
 		n = Latest
@@ -90,6 +183,19 @@ func Lookup(n int) (*Version, error) {
 		return nil, fmt.Errorf("unknown compatibility version %d; supported versions: %s", n, supportedList())
 	}
 	return v, nil
+}
+
+// V1 returns version 1, the version of code that has none to ask (tests,
+// trees built without a version).
+func V1() *Version { return versions[1] }
+
+func (v *Version) compression(c blob.Compression) (Compression, bool) {
+	for _, r := range v.Compressions {
+		if r.Codec == c {
+			return r, true
+		}
+	}
+	return Compression{}, false
 }
 
 // Encoding validates a compression and optional level under v.
@@ -102,44 +208,82 @@ func (v *Version) Encoding(compression string, level int) (blob.Encoding, error)
 	if compression == "uncompressed" {
 		c = blob.None
 	}
-	ok := false
-	for _, s := range v.Compressions {
-		ok = ok || s == c
-	}
+	row, ok := v.compression(c)
 	if !ok {
 		var names []string
 		for _, s := range v.Compressions {
-			names = append(names, string(s))
+			names = append(names, string(s.Codec))
 		}
 		return blob.Encoding{}, fmt.Errorf("compatibility version %d cannot produce compression %q; it supports %s", v.Number, compression, strings.Join(names, ", "))
 	}
-	e := blob.Encoding{Compression: c}
+	e := blob.Encoding{Compression: c, Writer: row.Writer}
 	if level < 0 {
 		return e, nil
 	}
-	switch c {
-	case blob.Gzip:
-		if level > 9 {
-			return e, fmt.Errorf("gzip compression level %d is out of range; compatibility version %d accepts 0-9", level, v.Number)
-		}
-	case blob.Zstd:
-		if level < 1 || level > 22 {
-			return e, fmt.Errorf("zstd compression level %d is out of range; compatibility version %d accepts 1-22 (0 is ambiguous: the zstd tool reads it as default, BuildKit as fastest; leave the level unset for the default)", level, v.Number)
-		}
-	case blob.None:
+	if !row.HasLevels {
 		return e, fmt.Errorf("a compression level (%d) was given but the layer is uncompressed", level)
+	}
+	if level < row.MinLevel || level > row.MaxLevel {
+		return e, fmt.Errorf("%s compression level %d is out of range; compatibility version %d accepts %d-%d%s", c, level, v.Number, row.MinLevel, row.MaxLevel, row.LevelNote)
 	}
 	e.Level, e.HasLevel = level, true
 	return e, nil
 }
 
-// LayerMediaType returns the OCI media type of a layer with compression c.
+// LayerMediaType returns the media type of a layer with compression c.
 func (v *Version) LayerMediaType(c blob.Compression) string {
-	switch c {
-	case blob.Gzip:
-		return "application/vnd.oci.image.layer.v1.tar+gzip"
-	case blob.Zstd:
-		return "application/vnd.oci.image.layer.v1.tar+zstd"
+	if row, ok := v.compression(c); ok {
+		return row.MediaType
 	}
 	return "application/vnd.oci.image.layer.v1.tar"
+}
+
+// AnnotationValue is the value of AnnotationKey under v.
+func (v *Version) AnnotationValue() string { return fmt.Sprint(v.Number) }
+
+// CreatedBy is the history text of a layer: under version 1 the text the
+// rules give (given, else the descriptor's), under a version with
+// HistoryFromLayer only the layer's digest; with no text,
+// "rules_repro layer <digest>".
+func (v *Version) CreatedBy(given string, d *oci.LayerDescriptor) string {
+	by := given
+	if by == "" {
+		by = d.CreatedBy
+	}
+	if by == "" || v.HistoryFromLayer {
+		by = "rules_repro layer " + d.Digest.String()
+	}
+	return by
+}
+
+// HistoryEntry is the config history entry of an added layer.
+func (v *Version) HistoryEntry(created, createdBy string) map[string]any {
+	return map[string]any{"created": created, "created_by": createdBy, "comment": v.HistoryComment}
+}
+
+// LayerAnnotations are the annotations of a layer descriptor built with
+// the given fixed file time (nil: file times from SOURCE_DATE_EPOCH). A
+// version without FileMTime refuses a fixed time.
+func (v *Version) LayerAnnotations(fileMTime *int64) (map[string]string, error) {
+	if fileMTime == nil {
+		return nil, nil
+	}
+	if !v.FileMTime {
+		return nil, fmt.Errorf("a fixed file time (--file-mtime %d) needs compatibility version 2 or later; version %d keeps every declared file at SOURCE_DATE_EPOCH", *fileMTime, v.Number)
+	}
+	if *fileMTime < 0 {
+		return nil, fmt.Errorf("--file-mtime %d: want seconds since 1970-01-01, 0 or more", *fileMTime)
+	}
+	return map[string]string{FileMTimeAnnotation: fmt.Sprint(*fileMTime)}, nil
+}
+
+// CheckLayerAnnotations rejects layer descriptor annotations v cannot
+// write (a layer built under another version's rules).
+func (v *Version) CheckLayerAnnotations(ann map[string]string) error {
+	for k := range ann {
+		if k != FileMTimeAnnotation || !v.FileMTime {
+			return fmt.Errorf("layer annotation %s is not written under compatibility version %d", k, v.Number)
+		}
+	}
+	return nil
 }

@@ -55,6 +55,7 @@ var goldenNote = []string{
 	"owners), pax (names over 100 and 255 bytes, non-ASCII names, uid over 2^21, xattrs),",
 	"links (hard links, symlinks, whiteouts, an opaque directory expanded against a lower layer), and",
 	"large (3000 files, about 8 MB of text and binary data, so that a compressor upgrade shows).",
+	"Versions with a fixed file time option (2 and later) add small and links built with --file-mtime 0.",
 	"Each fixture becomes a layer (epoch 1700000000) under each compression and level; the layer goes",
 	"into a linux/amd64 image with fixed config fields, and an index over linux/amd64 and linux/arm64",
 	"images of the same layer. A released version's rows must never change: if this test fails, find",
@@ -185,14 +186,22 @@ func fixture(t *testing.T, name string) ([]layer.Entry, []string) {
 	return nil, nil
 }
 
+// fixedMTimeSuffix marks a fixture built with a fixed file time (0) rather
+// than the epoch, for versions that offer it (Version.FileMTime).
+const fixedMTimeSuffix = "+file-mtime-0"
+
 func computeRow(t *testing.T, v *compat.Version, fixtureName string, enc encoding) goldenRow {
-	entries, lowerPaths := fixture(t, fixtureName)
+	base, fixed := strings.CutSuffix(fixtureName, fixedMTimeSuffix)
+	entries, lowerPaths := fixture(t, base)
 	e, err := v.Encoding(enc.compression, enc.level)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const epoch = 1700000000
-	opts := layer.Options{Epoch: epoch}
+	opts := layer.Options{Epoch: epoch, Version: v}
+	if fixed {
+		opts.FileMTime = ptr(int64(0))
+	}
 	if lowerPaths != nil {
 		if opts.Lower, err = layer.ReadLower(lowerPaths); err != nil {
 			t.Fatal(err)
@@ -203,9 +212,7 @@ func computeRow(t *testing.T, v *compat.Version, fixtureName string, enc encodin
 	if err := tree.AddSpec(&layer.Spec{Entries: entries}, fixtureName); err != nil {
 		t.Fatal(err)
 	}
-	d, err := layer.Build(tree, filepath.Join(t.TempDir(), "layer"), "", layer.BuildOptions{
-		Encoding: e, MediaType: v.LayerMediaType(e.Compression), CompatibilityVersion: v.Number,
-	})
+	d, err := layer.Build(tree, filepath.Join(t.TempDir(), "layer"), "", layer.BuildOptions{Encoding: e})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,11 +272,24 @@ func TestGoldenMatrix(t *testing.T) {
 		have[r.key()] = r
 	}
 	added := 0
+	v1Layers := map[string]string{} // fixture/compression/level -> version 1's layer digest
 	for _, n := range compat.Supported() {
 		v, _ := compat.Lookup(n)
-		for _, fx := range []string{"small", "pax", "links", "large"} {
+		fixtures := []string{"small", "pax", "links", "large"}
+		if v.FileMTime {
+			fixtures = append(fixtures, "small"+fixedMTimeSuffix, "links"+fixedMTimeSuffix)
+		}
+		for _, fx := range fixtures {
 			for _, enc := range encodings {
 				got := computeRow(t, v, fx, enc)
+				// Every version so far writes version 1's layer bytes for the
+				// same tree and times: only config, manifest and index differ.
+				lk := strings.TrimPrefix(got.key(), fmt.Sprintf("v%d/", n))
+				if n == 1 {
+					v1Layers[lk] = got.Layer
+				} else if want, ok := v1Layers[lk]; ok && got.Layer != want {
+					t.Errorf("%s: layer %s differs from version 1's %s for the same tree", got.key(), got.Layer, want)
+				}
 				want, ok := have[got.key()]
 				switch {
 				case !ok && record:

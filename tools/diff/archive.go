@@ -11,6 +11,7 @@ import (
 
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/rules-repro/rules_repro/tools/blob"
 	"github.com/rules-repro/rules_repro/tools/canonjson"
 	"github.com/rules-repro/rules_repro/tools/layer"
 	"github.com/rules-repro/rules_repro/tools/oci"
@@ -128,7 +129,7 @@ func openArchive(arg, p string, want Kind) (*Source, error) {
 		return nil, err
 	}
 	var f *os.File
-	if sniffCompression(head) != "" {
+	if blob.Sniff(head).Name != blob.None {
 		f, err = spool(p)
 	} else {
 		f, err = os.Open(p)
@@ -223,7 +224,7 @@ func openDockerArchive(arg string, a *archiveStore) (*Source, error) {
 			return nil, fmt.Errorf("%s: reading %s: %w", arg, l, err)
 		}
 		a.byHash[d] = name
-		layers = append(layers, map[string]any{"mediaType": dockerLayerType(sniffCompression(head[:k])), "digest": d.String(), "size": m.size})
+		layers = append(layers, map[string]any{"mediaType": blob.Sniff(head[:k]).DockerMediaType, "digest": d.String(), "size": m.size})
 	}
 	man, err := canonjson.Marshal(map[string]any{
 		"schemaVersion": 2,
@@ -242,14 +243,4 @@ func openDockerArchive(arg string, a *archiveStore) (*Source, error) {
 	s.Root = specs.Descriptor{MediaType: oci.DockerManifest, Digest: md, Size: int64(len(man))}
 	s.stores = append(s.stores, a)
 	return s, nil
-}
-
-func dockerLayerType(compression string) string {
-	switch compression {
-	case "gzip":
-		return oci.DockerLayerGzip
-	case "zstd":
-		return oci.DockerLayerZstd
-	}
-	return oci.DockerLayer
 }

@@ -14,7 +14,6 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/rules-repro/rules_repro/tools/blob"
-	"github.com/rules-repro/rules_repro/tools/layer"
 )
 
 // gzipHeader holds the fields of a gzip member header (RFC 1952).
@@ -359,7 +358,7 @@ func (w *walker) detectEncoders(src *Source, d specs.Descriptor, compression str
 		return nil, false, err
 	}
 	defer rr.Close()
-	tarStream, err := layer.Decompress(rr, d.Digest.String())
+	tarStream, _, err := blob.Decompress(rr, d.Digest.String())
 	if err != nil {
 		return nil, false, err
 	}
@@ -454,13 +453,7 @@ func (w *walker) compression(sc scope, la, lb specs.Descriptor, diffID digest.Di
 		}
 		w.at(sc, LevelCompression, Changed, field, str(a), str(b), note)
 	}
-	ca, cb := sniffCompression(heads[0]), sniffCompression(heads[1])
-	if ca == "" {
-		ca = "none"
-	}
-	if cb == "" {
-		cb = "none"
-	}
+	ca, cb := string(blob.Sniff(heads[0]).Name), string(blob.Sniff(heads[1]).Name)
 	w.compatNote(sc, la, lb)
 	if ca != cb {
 		emit("compression", ca, cb, fmt.Sprintf("%d → %d bytes", la.Size, lb.Size))

@@ -3,7 +3,6 @@ package diff
 import (
 	"archive/tar"
 	"bufio"
-	"compress/gzip"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -14,9 +13,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/rules-repro/rules_repro/tools/blob"
 )
 
 // entry summarizes one tar entry: its header fields and a hash of its
@@ -111,23 +110,19 @@ func summarize(r io.Reader) (*layerSummary, error) {
 			return nil, err
 		}
 	}
-	s := &layerSummary{compression: "none"}
-	var tarStream io.Reader = br
-	switch sniffCompression(head) {
-	case "gzip":
-		s.compression = "gzip"
+	codec := blob.Sniff(head)
+	s := &layerSummary{compression: string(codec.Name)}
+	switch codec.Name {
+	case blob.Gzip:
 		s.gzip, _ = parseGzipHeader(head)
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("corrupt gzip stream: %w", err)
-		}
-		tarStream = zr
-	case "zstd":
-		s.compression = "zstd"
+	case blob.Zstd:
 		s.zstd, _ = parseZstdHeader(head)
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
+	}
+	var tarStream io.Reader = br
+	if codec.NewReader != nil {
+		zr, err := codec.NewReader(br)
 		if err != nil {
-			return nil, fmt.Errorf("corrupt zstd stream: %w", err)
+			return nil, fmt.Errorf("corrupt %s stream: %w", codec.Name, err)
 		}
 		defer zr.Close()
 		tarStream = zr
@@ -210,19 +205,6 @@ func (w *walker) summary(src *Source, d specs.Descriptor) (*layerSummary, error)
 		return nil, fmt.Errorf("%s: layer %s: %w", src.Name, d.Digest, err)
 	}
 	return s, nil
-}
-
-// compressionOf names the compression of a layer media type, or "".
-func compressionOf(mt string) string {
-	switch {
-	case strings.HasSuffix(mt, "gzip"):
-		return "gzip"
-	case strings.HasSuffix(mt, "zstd"):
-		return "zstd"
-	case strings.HasSuffix(mt, ".tar") || strings.HasSuffix(mt, "tar.v1") || strings.HasSuffix(mt, ".diff.tar"):
-		return "none"
-	}
-	return ""
 }
 
 func shortDigest(d digest.Digest) string {

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/rules-repro/rules_repro/tools/blob"
 	"github.com/rules-repro/rules_repro/tools/oci"
 	"github.com/rules-repro/rules_repro/tools/registry"
 	"github.com/rules-repro/rules_repro/tools/safejson"
@@ -186,7 +187,7 @@ func open(ctx context.Context, arg string, o OpenOptions) (*Source, error) {
 		// A plain tar is an archive of an image or a layer: its member
 		// names tell.
 		return openArchive(arg, path, "")
-	case sniffCompression(head) != "":
+	case blob.Sniff(head).Name != blob.None:
 		return openLayerBlob(arg, path)
 	}
 	return nil, fmt.Errorf("%s: not an OCI layout, an archive, a layer (tar, gzip, zstd) or a JSON descriptor", arg)
@@ -300,19 +301,9 @@ func openLayerBlob(arg, path string) (*Source, error) {
 		return nil, err
 	}
 	s := newSource(arg, KindLayer)
-	s.Root = specs.Descriptor{MediaType: layerMediaType(sniffCompression(head)), Digest: d, Size: size}
+	s.Root = specs.Descriptor{MediaType: blob.Sniff(head).OCIMediaType, Digest: d, Size: size}
 	s.stores = append(s.stores, fileStore{d: path})
 	return s, nil
-}
-
-func layerMediaType(compression string) string {
-	switch compression {
-	case "gzip":
-		return oci.MediaTypeLayerGzip
-	case "zstd":
-		return oci.MediaTypeLayerZstd
-	}
-	return oci.MediaTypeLayer
 }
 
 func hashFile(path string) (digest.Digest, int64, error) {
@@ -439,17 +430,6 @@ func (f fileStore) open(_ context.Context, d specs.Descriptor) (io.ReadCloser, e
 		return nil, errNotFound
 	}
 	return os.Open(p)
-}
-
-// memStore holds small blobs in memory.
-type memStore map[digest.Digest][]byte
-
-func (m memStore) open(_ context.Context, d specs.Descriptor) (io.ReadCloser, error) {
-	data, ok := m[d.Digest]
-	if !ok {
-		return nil, errNotFound
-	}
-	return io.NopCloser(bytes.NewReader(data)), nil
 }
 
 type registryStore struct{ repo *registry.Repo }
@@ -641,15 +621,3 @@ func (v *verifier) Read(p []byte) (int, error) {
 }
 
 func (v *verifier) Close() error { return v.r.Close() }
-
-// sniffCompression names the compression of a stream from its first bytes:
-// "gzip", "zstd", or "" for anything else.
-func sniffCompression(head []byte) string {
-	switch {
-	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
-		return "gzip"
-	case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		return "zstd"
-	}
-	return ""
-}

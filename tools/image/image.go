@@ -13,7 +13,6 @@ import (
 
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
-	"github.com/rules-repro/rules_repro/tools/canonjson"
 	"github.com/rules-repro/rules_repro/tools/compat"
 	"github.com/rules-repro/rules_repro/tools/epoch"
 	"github.com/rules-repro/rules_repro/tools/oci"
@@ -208,7 +207,7 @@ func Build(o Options) (*Result, error) {
 			return nil, fmt.Errorf("base manifest: %w", err)
 		}
 		for i, l := range baseLayers {
-			l.MediaType = oci.OCILayerMediaType(l.MediaType)
+			l.MediaType = v.BaseLayerMediaType(l.MediaType)
 			layers = append(layers, l)
 			raw.Layers[i]["mediaType"] = l.MediaType
 			layersJSON = append(layersJSON, raw.Layers[i])
@@ -219,24 +218,24 @@ func Build(o Options) (*Result, error) {
 		if d.CompatibilityVersion != 0 && d.CompatibilityVersion != v.Number {
 			return nil, fmt.Errorf("layer %d (%s) was encoded under compatibility version %d, the image is assembled under %d", i, d.Digest, d.CompatibilityVersion, v.Number)
 		}
-		by := l.CreatedBy
-		if by == "" {
-			by = d.CreatedBy
+		if err := v.CheckLayerAnnotations(d.Annotations); err != nil {
+			return nil, fmt.Errorf("layer %d (%s): %w", i, d.Digest, err)
 		}
-		if by == "" {
-			by = "rules_repro layer " + d.Digest.String()
-		}
-		history = append(history, map[string]any{"created": created, "created_by": by, "comment": "rules_repro"})
+		history = append(history, v.HistoryEntry(created, v.CreatedBy(l.CreatedBy, d)))
 		diffIDs = append(diffIDs, d.DiffID.String())
-		layers = append(layers, specs.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size})
-		layersJSON = append(layersJSON, descriptorJSON(d.MediaType, d.Digest, d.Size, nil))
+		layers = append(layers, specs.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, Annotations: d.Annotations})
+		lj := descriptorJSON(d.MediaType, d.Digest, d.Size, nil)
+		if len(d.Annotations) > 0 {
+			lj["annotations"] = d.Annotations
+		}
+		layersJSON = append(layersJSON, lj)
 	}
 	if len(history) > 0 {
 		cfg["history"] = history
 	}
 	cfg["rootfs"] = map[string]any{"type": "layers", "diff_ids": diffIDs}
 
-	configBytes, err := canonjson.Marshal(cfg)
+	configBytes, err := v.Marshal(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("encoding config: %w", err)
 	}
@@ -244,7 +243,7 @@ func Build(o Options) (*Result, error) {
 
 	ann := map[string]string{
 		oci.AnnotationCreated: created,
-		compat.AnnotationKey:  fmt.Sprint(v.Number),
+		compat.AnnotationKey:  v.AnnotationValue(),
 	}
 	if o.Base != nil {
 		ann[oci.AnnotationBaseDigest] = o.Base.Descriptor.Digest.String()
@@ -265,7 +264,7 @@ func Build(o Options) (*Result, error) {
 		"layers":        layersJSON,
 		"annotations":   ann,
 	}
-	manifestBytes, err := canonjson.Marshal(manifest)
+	manifestBytes, err := v.Marshal(manifest)
 	if err != nil {
 		return nil, fmt.Errorf("encoding manifest: %w", err)
 	}
@@ -329,7 +328,7 @@ func BuildIndex(o IndexOptions) (*IndexResult, error) {
 	}
 	ann := map[string]string{
 		oci.AnnotationCreated: epoch.Format(o.Epoch),
-		compat.AnnotationKey:  fmt.Sprint(v.Number),
+		compat.AnnotationKey:  v.AnnotationValue(),
 	}
 	for k, val := range o.Annotations {
 		if k == "" {
@@ -337,7 +336,7 @@ func BuildIndex(o IndexOptions) (*IndexResult, error) {
 		}
 		ann[k] = val
 	}
-	data, err := canonjson.Marshal(map[string]any{
+	data, err := v.Marshal(map[string]any{
 		"schemaVersion": 2,
 		"mediaType":     oci.MediaTypeImageIndex,
 		"manifests":     manifestsJSON,

@@ -62,7 +62,7 @@ func (t *Tree) override(o *Override, where string) error {
 		if !t.hasBelow(p) {
 			return fail("no entry of the layer (declared, or a member of an input tar) has this path, nor is below it")
 		}
-		n = &node{path: p, kind: kindDir, mode: 0o755, mtime: t.opts.Epoch, origin: where}
+		n = &node{path: p, kind: kindDir, mode: t.opts.Version.Tar.DirMode, mtime: t.opts.Epoch, origin: where}
 		t.nodes[p] = n
 	}
 	switch n.kind {
@@ -171,7 +171,7 @@ func (t *Tree) addEntry(e *Entry, where string) error {
 			return fail("a file has either a source or content, not both")
 		case e.Content != nil:
 			n.src, n.size = inlineSource{*e.Content}, int64(len(*e.Content))
-			n.mode = 0o644
+			n.mode = t.opts.Version.Tar.FileMode
 		case e.Source != "":
 			fi, err := os.Stat(e.Source)
 			if err != nil {
@@ -189,9 +189,9 @@ func (t *Tree) addEntry(e *Entry, where string) error {
 			}
 			f.Close()
 			n.src, n.size = fileSource{e.Source}, fi.Size()
-			n.mode = 0o644
+			n.mode = t.opts.Version.Tar.FileMode
 			if fi.Mode().Perm()&0o111 != 0 {
-				n.mode = 0o755
+				n.mode = t.opts.Version.Tar.ExecMode
 			}
 		default:
 			return fail("a file needs a source or content")
@@ -200,7 +200,7 @@ func (t *Tree) addEntry(e *Entry, where string) error {
 		if err := allow(owner...); err != nil {
 			return err
 		}
-		n.kind, n.mode = kindDir, 0o755
+		n.kind, n.mode = kindDir, t.opts.Version.Tar.DirMode
 	case "symlink":
 		if err := allow(append(owner, "target")...); err != nil {
 			return err
@@ -208,7 +208,7 @@ func (t *Tree) addEntry(e *Entry, where string) error {
 		if e.Target == "" {
 			return fail("a symlink needs a target")
 		}
-		n.kind, n.mode, n.linkname = kindSymlink, 0o777, e.Target
+		n.kind, n.mode, n.linkname = kindSymlink, t.opts.Version.Tar.SymlinkMode, e.Target
 	case "hardlink":
 		if err := allow("target"); err != nil {
 			return err
@@ -222,12 +222,12 @@ func (t *Tree) addEntry(e *Entry, where string) error {
 		if err := allow(); err != nil {
 			return err
 		}
-		n.kind, n.mtime = kindWhiteout, 0
+		n.kind, n.mtime = kindWhiteout, t.opts.Version.Tar.WhiteoutMTime
 	case "opaque":
 		if err := allow(owner...); err != nil {
 			return err
 		}
-		n.kind, n.mode = kindDir, 0o755
+		n.kind, n.mode = kindDir, t.opts.Version.Tar.DirMode
 		if mode < 0 && t.opts.Lower != nil {
 			if m, ok := t.opts.Lower.entries[p]; ok && m.kind == kindDir && e.UID == nil && e.GID == nil && e.Uname == "" && e.Gname == "" {
 				n.mode, n.uid, n.gid, n.uname, n.gname = m.mode, m.uid, m.gid, m.uname, m.gname
@@ -297,11 +297,11 @@ func (t *Tree) addTree(dir, prefix string, tmpl *node, origin string) error {
 		full := filepath.Join(dir, rel)
 		switch m := fi.Mode(); {
 		case m.IsDir():
-			n.kind, n.mode = kindDir, 0o755
+			n.kind, n.mode = kindDir, t.opts.Version.Tar.DirMode
 		case m.IsRegular():
-			n.kind, n.size, n.src, n.mode = kindFile, fi.Size(), fileSource{full}, 0o644
+			n.kind, n.size, n.src, n.mode = kindFile, fi.Size(), fileSource{full}, t.opts.Version.Tar.FileMode
 			if m.Perm()&0o111 != 0 {
-				n.mode = 0o755
+				n.mode = t.opts.Version.Tar.ExecMode
 			}
 		default:
 			return fmt.Errorf("%s: %s is a %s; a tree may only hold files and directories", origin, full, m.Type())

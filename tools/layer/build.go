@@ -12,20 +12,24 @@ import (
 	"github.com/rules-repro/rules_repro/tools/oci"
 )
 
-// BuildOptions say how a tree is encoded.
+// BuildOptions say how a tree is encoded. The media type, the recorded
+// compatibility version and the descriptor's annotations come from the
+// tree's Options.Version.
 type BuildOptions struct {
-	Encoding  blob.Encoding
-	MediaType string
+	Encoding blob.Encoding
 	// CreatedBy is recorded in the descriptor as the layer's history text.
 	CreatedBy string
-	// CompatibilityVersion is recorded in the descriptor.
-	CompatibilityVersion int
 }
 
 // Build encodes the tree into blobPath and writes its descriptor to
 // descPath (when not empty). Everything is validated before anything is
 // written, and both files appear only when both are complete.
 func Build(t *Tree, blobPath, descPath string, o BuildOptions) (*oci.LayerDescriptor, error) {
+	v := t.opts.Version
+	ann, err := v.LayerAnnotations(t.opts.FileMTime)
+	if err != nil {
+		return nil, err
+	}
 	entries := 0
 	var produce func(io.Writer) error
 	if t.stream != "" {
@@ -55,14 +59,15 @@ func Build(t *Tree, blobPath, descPath string, o BuildOptions) (*oci.LayerDescri
 		return nil, fmt.Errorf("writing %s: %w", blobPath, err)
 	}
 	desc := &oci.LayerDescriptor{
-		MediaType:            o.MediaType,
+		MediaType:            v.LayerMediaType(o.Encoding.Compression),
 		Digest:               res.Digest,
 		Size:                 res.Size,
 		DiffID:               res.DiffID,
 		UncompressedSize:     res.UncompressedSize,
 		Entries:              entries,
 		CreatedBy:            o.CreatedBy,
-		CompatibilityVersion: o.CompatibilityVersion,
+		CompatibilityVersion: v.Number,
+		Annotations:          ann,
 	}
 	var descOut *atomicfile.File
 	if descPath != "" {

@@ -77,13 +77,20 @@ func materialize(t *testing.T, entries []Entry) string {
 
 // TestBuildKitPublishedDigests reproduces every layer digest in BuildKit's
 // compatibility goldens that comes from file operations, both from declared
-// entries and from a directory on disk.
+// entries and from a directory on disk, under each of our compatibility
+// versions (docs/compatibility.md maps them to BuildKit's).
 func TestBuildKitPublishedDigests(t *testing.T) {
-	c := loadBuildkitCompat(t)
-	v, err := compat.Lookup(1)
-	if err != nil {
-		t.Fatal(err)
+	for _, n := range compat.Supported() {
+		v, err := compat.Lookup(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(fmt.Sprintf("v%d", n), func(t *testing.T) { testBuildKitPublishedDigests(t, v) })
 	}
+}
+
+func testBuildKitPublishedDigests(t *testing.T, v *compat.Version) {
+	c := loadBuildkitCompat(t)
 	for _, exp := range c.Expected {
 		level := -1
 		if exp.Level != nil {
@@ -96,7 +103,7 @@ func TestBuildKitPublishedDigests(t *testing.T) {
 		for _, mode := range []string{"spec", "dir", "stream"} {
 			name := fmt.Sprintf("%s/%s/%s", exp.Case, exp.Tree, mode)
 			t.Run(name, func(t *testing.T) {
-				tree := NewTree(Options{Epoch: c.Epoch})
+				tree := NewTree(Options{Epoch: c.Epoch, Version: v})
 				defer tree.Close()
 				entries, ok := c.Trees[exp.Tree]
 				if !ok {
@@ -114,7 +121,7 @@ func TestBuildKitPublishedDigests(t *testing.T) {
 					t.Fatal(err)
 				}
 				out := filepath.Join(t.TempDir(), "layer")
-				d, err := Build(tree, out, "", BuildOptions{Encoding: enc, MediaType: v.LayerMediaType(enc.Compression)})
+				d, err := Build(tree, out, "", BuildOptions{Encoding: enc})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -2,9 +2,6 @@ package layer
 
 import (
 	"archive/tar"
-	"bufio"
-	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -12,14 +9,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/klauspost/compress/zstd"
-)
-
-var (
-	magicGzip  = []byte{0x1f, 0x8b}
-	magicZstd  = []byte{0x28, 0xb5, 0x2f, 0xfd}
-	magicBzip2 = []byte("BZh")
-	magicXz    = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
+	"github.com/rules-repro/rules_repro/tools/blob"
 )
 
 // OpenArchive opens a tar file that may be gzip or zstd compressed and
@@ -29,7 +19,7 @@ func OpenArchive(name string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := Decompress(f, name)
+	r, _, err := blob.Decompress(f, name)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -43,34 +33,6 @@ type readCloser struct {
 }
 
 func (r *readCloser) Close() error { return r.close() }
-
-// Decompress detects gzip or zstd compression from the first bytes of r and
-// returns the decompressed stream (or r itself for a plain tar).
-func Decompress(r io.Reader, name string) (io.ReadCloser, error) {
-	br := bufio.NewReaderSize(r, 64*1024)
-	head, err := br.Peek(6)
-	if err != nil && err != io.EOF {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	switch {
-	case bytes.HasPrefix(head, magicGzip):
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("%s: corrupt gzip stream: %w", name, err)
-		}
-		zr.Multistream(true)
-		return zr, nil
-	case bytes.HasPrefix(head, magicZstd):
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
-		if err != nil {
-			return nil, fmt.Errorf("%s: corrupt zstd stream: %w", name, err)
-		}
-		return zr.IOReadCloser(), nil
-	case bytes.HasPrefix(head, magicBzip2), bytes.HasPrefix(head, magicXz):
-		return nil, fmt.Errorf("%s: bzip2 and xz archives are not supported; use a plain, gzip or zstd tar", name)
-	}
-	return io.NopCloser(br), nil
-}
 
 // countingReader tracks the offset of a seekable file so that the data
 // offset of each tar member is known after tar.Reader.Next. tar.Reader reads
@@ -117,7 +79,7 @@ func (t *Tree) spool(name string) (f *os.File, decompressed bool, err error) {
 	head := make([]byte, 6)
 	n, _ := io.ReadFull(f, head)
 	head = head[:n]
-	if !bytes.HasPrefix(head, magicGzip) && !bytes.HasPrefix(head, magicZstd) && !bytes.HasPrefix(head, magicBzip2) && !bytes.HasPrefix(head, magicXz) {
+	if !blob.IsCompressed(head) {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			f.Close()
 			return nil, false, err
@@ -130,7 +92,7 @@ func (t *Tree) spool(name string) (f *os.File, decompressed bool, err error) {
 		return nil, false, err
 	}
 	defer f.Close()
-	zr, err := Decompress(f, name)
+	zr, _, err := blob.Decompress(f, name)
 	if err != nil {
 		return nil, false, err
 	}
@@ -449,7 +411,7 @@ func NewLower() *Lower { return &Lower{entries: map[string]lowerEntry{}} }
 // Apply applies one layer blob (plain, gzip or zstd tar) read from r; name
 // is used in error messages.
 func (l *Lower) Apply(r io.Reader, name string) error {
-	rc, err := Decompress(r, name)
+	rc, _, err := blob.Decompress(r, name)
 	if err != nil {
 		return fmt.Errorf("lower layer: %w", err)
 	}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/rules-repro/rules_repro/tools/compat"
 )
 
 type kind int
@@ -95,6 +97,14 @@ type Options struct {
 	// image, lets opaque directories expand into whiteouts, and drops
 	// whiteouts of paths the base does not have.
 	Lower *Lower
+	// Version is the compatibility version whose tar rules (default modes)
+	// the layer follows, and under which Build records it. Nil: version 1.
+	Version *compat.Version
+	// FileMTime, when set, replaces Epoch as the time of every entry (and
+	// the bound of times copied from tars and directories), so that the
+	// layer does not change when only SOURCE_DATE_EPOCH does. Build records
+	// it as a descriptor annotation; only versions with FileMTime accept it.
+	FileMTime *int64
 }
 
 // Tree collects the declared entries of a layer.
@@ -108,6 +118,12 @@ type Tree struct {
 
 // NewTree returns an empty tree.
 func NewTree(opts Options) *Tree {
+	if opts.Version == nil {
+		opts.Version = compat.V1()
+	}
+	if opts.FileMTime != nil {
+		opts.Epoch = *opts.FileMTime
+	}
 	return &Tree{opts: opts, nodes: map[string]*node{}, opaque: map[string]string{}}
 }
 
@@ -291,7 +307,7 @@ func (t *Tree) addParents() error {
 // implicitDir is the node of a directory nobody declared: 0755, owner 0:0,
 // or the base image's metadata when it has the directory.
 func (t *Tree) implicitDir(dir string) *node {
-	n := &node{path: dir, kind: kindDir, mode: 0o755, mtime: t.opts.Epoch, implicit: true, origin: "implicit parent directory " + dir}
+	n := &node{path: dir, kind: kindDir, mode: t.opts.Version.Tar.DirMode, mtime: t.opts.Epoch, implicit: true, origin: "implicit parent directory " + dir}
 	if lower := t.opts.Lower; lower != nil {
 		if m, ok := lower.entries[dir]; ok && m.kind == kindDir {
 			n.mode, n.uid, n.gid, n.uname, n.gname = m.mode, m.uid, m.gid, m.uname, m.gname

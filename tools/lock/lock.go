@@ -191,20 +191,6 @@ type File struct {
 	SHA256 string
 }
 
-// Pinned reports whether the image has its digest, media type and every
-// requested platform pinned (and at least one platform).
-func (img *Image) Pinned() bool {
-	if img.Digest == "" || img.MediaType == "" || len(img.Platforms) == 0 {
-		return false
-	}
-	for _, p := range img.Platforms {
-		if p.Digest == "" || p.Config == "" {
-			return false
-		}
-	}
-	return true
-}
-
 // New returns an empty lockfile.
 func New() *Lockfile {
 	return &Lockfile{Images: map[string]*Image{}, Files: map[string]*File{}}

@@ -171,8 +171,18 @@ func resolveImage(layout string, cands []specs.Descriptor, platform *specs.Platf
 		return nil, fmt.Errorf("layout %s holds no image", layout)
 	}
 	var ps []string
+	var plats []*specs.Platform
 	for _, f := range found {
 		ps = append(ps, PlatformString(f.Platform()))
+		plats = append(plats, f.Platform())
+	}
+	if platform != nil {
+		// Several images match: the same rule as an index's (SelectPlatform).
+		i, err := PickPlatform(platform, plats, ps)
+		if err != nil {
+			return nil, fmt.Errorf("layout %s: %w", layout, err)
+		}
+		return found[i], nil
 	}
 	return nil, fmt.Errorf("layout %s holds %d images (%v); choose one by platform", layout, len(found), ps)
 }

@@ -58,6 +58,9 @@ type LayerDescriptor struct {
 	CreatedBy string `json:"created_by,omitempty"`
 	// CompatibilityVersion is the version the layer was encoded under.
 	CompatibilityVersion int `json:"compatibility_version"`
+	// Annotations go into the layer's descriptor in the image manifest
+	// (for example the fixed file time of compatibility version 2).
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 // ImageDescriptor is the JSON file written by `repro image` and

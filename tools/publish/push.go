@@ -90,123 +90,6 @@ func CheckTag(t string) error {
 	return nil
 }
 
-// blobItem is one distinct blob of the push.
-type blobItem struct {
-	desc  specs.Descriptor
-	role  string // "config of linux/amd64", "layer 2 of linux/amd64"
-	local bool
-	where string // the local path, or "memory"
-}
-
-// manifestItem is one manifest or index, in push order.
-type manifestItem struct {
-	desc  specs.Descriptor
-	data  []byte
-	label string // "linux/amd64", "index"
-}
-
-type plan struct {
-	blobs     []*blobItem
-	manifests []manifestItem
-	bytes     int64
-}
-
-// makePlan walks root: blobs in first-seen order, manifests children first.
-func makePlan(root specs.Descriptor, set *oci.BlobSet) (*plan, error) {
-	p := &plan{}
-	seen := map[digest.Digest]bool{}
-	addBlob := func(d specs.Descriptor, role string) {
-		if seen[d.Digest] {
-			return
-		}
-		seen[d.Digest] = true
-		b := &blobItem{desc: d, role: role, local: set.Has(d.Digest)}
-		if b.local {
-			if r, where, err := set.Open(d.Digest); err == nil {
-				r.Close()
-				b.where = where
-			}
-		}
-		p.blobs = append(p.blobs, b)
-		p.bytes += d.Size
-	}
-	var visit func(d specs.Descriptor, label string, depth int) error
-	visit = func(d specs.Descriptor, label string, depth int) error {
-		if seen[d.Digest] {
-			return nil
-		}
-		if depth > 4 {
-			return fmt.Errorf("index %s: indexes nested too deeply", d.Digest)
-		}
-		if d.Digest.Validate() != nil || d.Digest.Algorithm() != digest.SHA256 {
-			return fmt.Errorf("%s: unsupported digest %q (only sha256)", label, d.Digest)
-		}
-		switch {
-		case oci.IsIndex(d.MediaType):
-			data, err := set.Bytes(d.Digest)
-			if err != nil {
-				return fmt.Errorf("index %s: %w", d.Digest, err)
-			}
-			idx, err := oci.ParseIndex(data)
-			if err != nil {
-				return fmt.Errorf("index %s: %w", d.Digest, err)
-			}
-			for _, m := range idx.Manifests {
-				l := "image"
-				if m.Platform != nil {
-					l = oci.PlatformString(m.Platform)
-				}
-				if oci.IsIndex(m.MediaType) {
-					l = "index"
-				}
-				if err := visit(m, l, depth+1); err != nil {
-					return err
-				}
-			}
-			seen[d.Digest] = true
-			p.manifests = append(p.manifests, manifestItem{desc: d, data: data, label: "index"})
-		case oci.IsManifest(d.MediaType):
-			data, err := set.Bytes(d.Digest)
-			if err != nil {
-				return fmt.Errorf("manifest %s (%s): %w", d.Digest, label, err)
-			}
-			m, err := oci.ParseManifest(data)
-			if err != nil {
-				return fmt.Errorf("manifest %s: %w", d.Digest, err)
-			}
-			addBlob(m.Config, "config of "+label)
-			for i, l := range m.Layers {
-				addBlob(l, fmt.Sprintf("layer %d of %s", i+1, label))
-			}
-			seen[d.Digest] = true
-			p.manifests = append(p.manifests, manifestItem{desc: d, data: data, label: label})
-		default:
-			addBlob(d, "blob of "+label)
-		}
-		return nil
-	}
-	label := "image"
-	if root.Platform != nil {
-		label = oci.PlatformString(root.Platform)
-	}
-	if err := visit(root, label, 0); err != nil {
-		return nil, err
-	}
-	for _, b := range p.blobs {
-		if b.desc.Digest.Validate() != nil || b.desc.Digest.Algorithm() != digest.SHA256 || b.desc.Size < 0 {
-			return nil, fmt.Errorf("%s: unsupported digest %q or size %d", b.role, b.desc.Digest, b.desc.Size)
-		}
-	}
-	return p, nil
-}
-
-// foreign reports whether a layer is not meant to be pushed (docker's
-// foreign layers, OCI non-distributable layers): it is fetched from its
-// URLs instead.
-func foreign(d specs.Descriptor) bool {
-	return d.MediaType == oci.DockerForeignLayer || strings.Contains(d.MediaType, ".nondistributable.")
-}
-
 // pusher holds one push's state.
 type pusher struct {
 	o       PushOptions
@@ -277,7 +160,7 @@ func Push(ctx context.Context, o PushOptions) (*PushResult, error) {
 
 	// 1. Blobs.
 	prog.Start(len(pl.blobs), pl.bytes)
-	err = ps.pushBlobs(ctx, pl)
+	err = ps.parallel(ctx, pl.blobs, ps.pushBlob)
 	prog.Close()
 	if err != nil {
 		return ps.failed(err)
@@ -421,95 +304,27 @@ func (ps *pusher) parallel(ctx context.Context, blobs []*blobItem, f func(ctx co
 	return first
 }
 
-func (ps *pusher) pushBlobs(ctx context.Context, pl *plan) error {
-	return ps.parallel(ctx, pl.blobs, ps.pushBlob)
-}
-
-// pushBlob gets one blob into the destination: present already, mounted,
-// uploaded from the build, or streamed from a source registry.
+// pushBlob gets one blob into the destination: decided (a mount is done
+// while deciding), then carried out. Each blob is decided just before it
+// is sent, so that an upload session a mount attempt opened is used at
+// once.
 func (ps *pusher) pushBlob(ctx context.Context, b *blobItem) error {
-	d, size := b.desc.Digest, b.desc.Size
-	if foreign(b.desc) && !b.local {
-		ps.prog.BlobDone(d, size, "skipped", "")
-		ps.count(func(r *PushResult) { r.Skipped++ })
-		return nil
-	}
-	ok, err := ps.dst.HasBlob(ctx, d)
+	st, err := ps.decide(ctx, b, false)
 	if err != nil {
 		return err
 	}
-	if ok {
-		ps.prog.BlobDone(d, size, "exists", "")
-		ps.count(func(r *PushResult) { r.Existed++ })
-		return nil
-	}
-	var session string
-	for _, s := range ps.sameReg {
-		mounted, sess, err := ps.dst.MountBlob(ctx, d, s)
-		if err != nil {
-			if errors.Is(err, registry.ErrAuth) || ctx.Err() != nil {
-				return err
-			}
-			continue // not mountable from there; try the next way
-		}
-		if mounted {
-			ps.prog.BlobDone(d, size, "mounted", s)
-			ps.count(func(r *PushResult) { r.Mounted++ })
-			return nil
-		}
-		if session == "" {
-			session = sess
-		}
-	}
-	if b.local {
-		src := registry.BlobSource{
-			Open: func(context.Context) (io.ReadCloser, error) {
-				r, _, err := ps.o.Blobs.Open(d)
-				return r, err
-			},
-			Where: b.where,
-		}
-		if err := ps.upload(ctx, b, src, session, "push"); err != nil {
+	b.step = st
+	switch st.act {
+	case actMissing:
+		return st.missing(b)
+	case actUpload, actCopy:
+		if err := ps.upload(ctx, b, st.src, st.session, verbs[st.act].doing); err != nil {
 			return err
 		}
-		ps.prog.BlobDone(d, size, "pushed", "")
-		ps.count(func(r *PushResult) { r.Pushed++; r.PushedBytes += size })
-		return nil
 	}
-	var tried []string
-	for _, s := range append(append([]string(nil), ps.sameReg...), ps.others...) {
-		repo, err := ps.source(ctx, s)
-		if err != nil {
-			tried = append(tried, err.Error())
-			continue
-		}
-		has, err := repo.HasBlob(ctx, d)
-		if err != nil {
-			tried = append(tried, err.Error())
-			continue
-		}
-		if !has {
-			tried = append(tried, s+": not there")
-			continue
-		}
-		src := registry.BlobSource{
-			Open: func(ctx context.Context) (io.ReadCloser, error) {
-				return repo.OpenBlob(ctx, d, size)
-			},
-			Where:  repo.Name(),
-			Remote: true,
-		}
-		if err := ps.upload(ctx, b, src, session, "copy"); err != nil {
-			return err
-		}
-		ps.prog.BlobDone(d, size, "copied", repo.Name())
-		ps.count(func(r *PushResult) { r.Copied++; r.CopiedBytes += size })
-		return nil
-	}
-	if len(tried) == 0 {
-		return fmt.Errorf("%s %s is not in the build, and no --source-repository was given to mount or copy it from (a shallow base needs its source repository)", b.role, d)
-	}
-	return fmt.Errorf("%s %s is not in the build, and no source repository has it: %s", b.role, d, strings.Join(tried, "; "))
+	ps.prog.BlobDone(b.desc.Digest, b.desc.Size, verbs[st.act].done, st.from)
+	ps.tally(b, st)
+	return nil
 }
 
 func (ps *pusher) upload(ctx context.Context, b *blobItem, src registry.BlobSource, session, verb string) error {
@@ -527,12 +342,6 @@ func (ps *pusher) upload(ctx context.Context, b *blobItem, src registry.BlobSour
 		ps.prog.BlobFailed(d)
 	}
 	return err
-}
-
-func (ps *pusher) count(f func(*PushResult)) {
-	ps.mu.Lock()
-	f(&ps.res)
-	ps.mu.Unlock()
 }
 
 // verifyDigests reads the pushed manifests back by digest: the root's
@@ -590,38 +399,27 @@ func (ps *pusher) dryRun(ctx context.Context, pl *plan, start time.Time) (*PushR
 	if ps.dst, err = ps.o.Client.OpenRepo(ctx, ps.res.Repository, registry.RepoOptions{}); err != nil {
 		return nil, err
 	}
-	max := ps.o.MonolithicMax
-	if max <= 0 {
-		max = registry.MonolithicMax
-	}
-	actions := make([]string, len(pl.blobs))
-	var missing []string
-	var mu sync.Mutex
-	idx := map[*blobItem]int{}
-	for i, b := range pl.blobs {
-		idx[b] = i
-	}
 	err = ps.parallel(ctx, pl.blobs, func(ctx context.Context, b *blobItem) error {
-		act, miss, err := ps.decide(ctx, b, max)
-		if err != nil {
-			return err
+		var err error
+		if b.step, err = ps.decide(ctx, b, true); err == nil {
+			ps.tally(b, b.step)
 		}
-		mu.Lock()
-		actions[idx[b]] = act
-		if miss {
-			missing = append(missing, b.role+" "+b.desc.Digest.String())
-		}
-		mu.Unlock()
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	var missing []string
+	for _, b := range pl.blobs {
+		if b.step.act == actMissing {
+			missing = append(missing, b.role+" "+b.desc.Digest.String())
+		}
+	}
 	p := ps.prog
 	p.Printf("dry run: push %s to %s (only read-only requests are sent)", ps.o.Root.Digest, ps.res.Repository)
 	p.Printf("blobs (%d, %s):", len(pl.blobs), FormatBytes(pl.bytes))
-	for i, b := range pl.blobs {
-		p.Printf("  %s %9s  %-22s %s", ShortDigest(b.desc.Digest), FormatBytes(b.desc.Size), b.role, actions[i])
+	for _, b := range pl.blobs {
+		p.Printf("  %s %9s  %-22s %s", ShortDigest(b.desc.Digest), FormatBytes(b.desc.Size), b.role, b.step.describe(b.desc.Size, ps.o.MonolithicMax))
 	}
 	p.Printf("manifests (%d, children first):", len(pl.manifests))
 	for _, m := range pl.manifests {
@@ -675,59 +473,4 @@ func (ps *pusher) dryRun(ctx context.Context, pl *plan, start time.Time) (*PushR
 	}
 	p.Printf("dry run: would %s; put %s and %s; nothing was sent", strings.Join(would, " and "), Plural(len(pl.manifests), "manifest"), Plural(len(ps.o.Tags), "tag"))
 	return r, nil
-}
-
-// decide says what a push would do with a blob, with HEAD requests only.
-func (ps *pusher) decide(ctx context.Context, b *blobItem, max int64) (string, bool, error) {
-	d, size := b.desc.Digest, b.desc.Size
-	if foreign(b.desc) && !b.local {
-		ps.count(func(r *PushResult) { r.Skipped++ })
-		return "skip (foreign layer)", false, nil
-	}
-	ok, err := ps.dst.HasBlob(ctx, d)
-	if err != nil {
-		return "", false, err
-	}
-	if ok {
-		ps.count(func(r *PushResult) { r.Existed++ })
-		return "exists", false, nil
-	}
-	var tried []string
-	for _, s := range ps.sameReg {
-		repo, err := ps.source(ctx, s)
-		if err != nil {
-			return "", false, err
-		}
-		if has, err := repo.HasBlob(ctx, d); err != nil {
-			return "", false, err
-		} else if has {
-			ps.count(func(r *PushResult) { r.Mounted++ })
-			return "mount from " + s, false, nil
-		}
-		tried = append(tried, s)
-	}
-	if b.local {
-		ps.count(func(r *PushResult) { r.Pushed++; r.PushedBytes += size })
-		if size > max {
-			return "upload (streamed PATCH, then PUT)", false, nil
-		}
-		return "upload (one PUT)", false, nil
-	}
-	for _, s := range ps.others {
-		repo, err := ps.source(ctx, s)
-		if err != nil {
-			return "", false, err
-		}
-		if has, err := repo.HasBlob(ctx, d); err != nil {
-			return "", false, err
-		} else if has {
-			ps.count(func(r *PushResult) { r.Copied++; r.CopiedBytes += size })
-			return "copy from " + s + " (streamed, not stored locally)", false, nil
-		}
-		tried = append(tried, s)
-	}
-	if len(tried) == 0 {
-		return "MISSING: not in the build, and no source repository given", true, nil
-	}
-	return "MISSING: not in the build nor in " + strings.Join(tried, ", "), true, nil
 }

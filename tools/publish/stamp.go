@@ -88,26 +88,6 @@ func keyList(vars map[string]string) string {
 	return strings.Join(keys, ", ")
 }
 
-// StampKeys returns the keys that {KEY} references in s name, in order of
-// appearance; malformed references are left to Expand to report.
-func StampKeys(s string) []string {
-	var keys []string
-	for {
-		i := strings.IndexByte(s, '{')
-		if i < 0 {
-			return keys
-		}
-		j := strings.IndexByte(s[i:], '}')
-		if j < 0 {
-			return keys
-		}
-		if k := s[i+1 : i+j]; k != "" && !strings.ContainsAny(k, "{ ") {
-			keys = append(keys, k)
-		}
-		s = s[i+j+1:]
-	}
-}
-
 // FilterStatus returns the lines of a workspace status holding the given
 // keys, sorted by key, in the status file format. Keys that the status
 // does not hold are left out: the command that needs one reports it.

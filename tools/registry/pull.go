@@ -192,28 +192,14 @@ func writeAll(dir string, files []namedBytes) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	var staged []*atomicfile.File
-	defer func() {
-		for _, f := range staged {
-			f.Abort()
-		}
-	}()
+	var g atomicfile.Group
+	defer g.Abort()
 	for _, nb := range files {
-		f, err := atomicfile.Create(filepath.Join(dir, nb.name))
-		if err != nil {
-			return err
-		}
-		staged = append(staged, f)
-		if _, err := f.Write(nb.data); err != nil {
-			return fmt.Errorf("writing %s: %w", f.Name(), err)
-		}
-	}
-	for _, f := range staged {
-		if err := f.Commit(); err != nil {
+		if err := g.WriteFile(filepath.Join(dir, nb.name), nb.data); err != nil {
 			return err
 		}
 	}
-	return nil
+	return g.Commit()
 }
 
 // PullBlobsOptions say which blobs PullBlobs fetches.

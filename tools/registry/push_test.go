@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -306,4 +307,59 @@ func TestUploadChecksBeforeSending(t *testing.T) {
 		t.Error("the blob was committed")
 	}
 	t.Logf("requests of the changing file's upload: %v", u)
+}
+
+// TestPutManifestChecks: a manifest PUT whose answer names another digest
+// is an ErrVerify error (docs/publishing.md: "The registry reports another
+// digest than the one sent: Error; not retried"), and a manifest PUT is
+// never sent on from HTTPS to plain HTTP, not even on the same host.
+// go-containerregistry's remote.Put, tried in PutManifest's place (issue
+// 11), fails the first: it reads no Docker-Content-Digest. (Its client
+// follows the same-host redirect, but the transport under it refuses plain
+// HTTP, so the second holds either way.)
+func TestPutManifestChecks(t *testing.T) {
+	var plainHits atomic.Int32
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		plainHits.Add(1)
+		w.WriteHeader(http.StatusCreated)
+	}))
+	t.Cleanup(plain.Close)
+	var plainURL string
+	var lie atomic.Bool
+	inner := startRegistry(t, nil).srv.Config.Handler
+	reg := startRegistry(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/manifests/redirected"):
+			http.Redirect(w, r, plainURL+r.URL.Path, http.StatusTemporaryRedirect)
+		case r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") && lie.Load():
+			inner.ServeHTTP(&headerRewriter{ResponseWriter: w, mode: "wrong"}, r)
+		default:
+			inner.ServeHTTP(w, r)
+		}
+	}))
+	// The plain server on the registry's host (127.0.0.1), another port.
+	plainURL = "http://" + strings.Replace(strings.TrimPrefix(plain.URL, "http://"), "localhost", "127.0.0.1", 1)
+	c := reg.client(t, Options{})
+	ctx := context.Background()
+	repo, err := c.OpenRepo(ctx, reg.host+"/checks", RepoOptions{Push: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`)
+	if err := repo.PutManifest(ctx, "honest", specs.MediaTypeImageIndex, m); err != nil {
+		t.Fatalf("an honest PUT: %v", err)
+	}
+	lie.Store(true)
+	err = repo.PutManifest(ctx, "lied-to", specs.MediaTypeImageIndex, m)
+	if !errors.Is(err, ErrVerify) || !strings.Contains(err.Error(), "the registry stored the manifest as "+digest.FromString("something else").String()) {
+		t.Errorf("a wrong Docker-Content-Digest: %v", err)
+	}
+	lie.Store(false)
+	err = repo.PutManifest(ctx, "redirected", specs.MediaTypeImageIndex, m)
+	if err == nil || !strings.Contains(err.Error(), "refusing") {
+		t.Errorf("a redirect to plain HTTP: %v", err)
+	}
+	if n := plainHits.Load(); n != 0 {
+		t.Errorf("the manifest went to the plain-HTTP server (%d requests)", n)
+	}
 }

@@ -48,7 +48,9 @@
 // pkg/v1/remote: that keeps one authentication handshake per repository,
 // the exact bytes of every manifest and config, verification of size as
 // well as digest while streaming, retries that honour Retry-After, and
-// error messages free of credentials.
+// error messages free of credentials. (Issue 11 tried remote.WriteLayer and
+// remote.Put over the same transport: see UploadBlob and PutManifest for
+// the tests they fail.)
 package registry
 
 import (

@@ -97,7 +97,7 @@ func (c *Client) Resolve(ctx context.Context, ref string, platforms []string) (*
 			if err != nil {
 				return nil, c.fail(nil, subject, "%v", err)
 			}
-			desc, err := selectPlatform(idx, p)
+			desc, err := oci.SelectPlatform(idx.Manifests, p)
 			if err != nil {
 				return nil, c.fail(ErrNotFound, subject, "index %s: %v", root.Digest, err)
 			}
@@ -179,43 +179,6 @@ func (c *Client) image(ctx context.Context, r *repository, m *manifest, subject,
 	return img, nil
 }
 
-// selectPlatform picks the image manifest for want from an index. An
-// entry matches as oci.PlatformMatches says; when several do, one whose
-// platform string equals want's exactly wins, otherwise the choice is
-// ambiguous.
-func selectPlatform(idx specs.Index, want *specs.Platform) (specs.Descriptor, error) {
-	var matches []specs.Descriptor
-	var have []string
-	for _, d := range idx.Manifests {
-		if d.Platform == nil {
-			continue
-		}
-		have = append(have, oci.PlatformString(d.Platform))
-		if oci.IsManifest(d.MediaType) && oci.PlatformMatches(want, d.Platform) {
-			matches = append(matches, d)
-		}
-	}
-	ws := oci.PlatformString(want)
-	switch len(matches) {
-	case 0:
-		return specs.Descriptor{}, fmt.Errorf("no image for platform %s (the index has: %s)", ws, orNone(have))
-	case 1:
-		return matches[0], nil
-	}
-	var exact []specs.Descriptor
-	var names []string
-	for _, d := range matches {
-		names = append(names, oci.PlatformString(d.Platform)+" "+d.Digest.String())
-		if oci.PlatformString(d.Platform) == ws {
-			exact = append(exact, d)
-		}
-	}
-	if len(exact) == 1 {
-		return exact[0], nil
-	}
-	return specs.Descriptor{}, fmt.Errorf("platform %s is ambiguous: %d images match (%s); request one with its variant", ws, len(matches), strings.Join(names, ", "))
-}
-
 // allPlatforms returns the image manifests of an index by platform string,
 // leaving out attestation entries ("unknown/unknown").
 func allPlatforms(idx specs.Index) (map[string]specs.Descriptor, error) {
@@ -237,13 +200,6 @@ func allPlatforms(idx specs.Index) (map[string]specs.Descriptor, error) {
 		return nil, fmt.Errorf("no image manifests with a platform")
 	}
 	return out, nil
-}
-
-func orNone(s []string) string {
-	if len(s) == 0 {
-		return "no platforms"
-	}
-	return strings.Join(s, ", ")
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -16,7 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
-	"github.com/rules-repro/rules_repro/tools/layer"
+	"github.com/rules-repro/rules_repro/tools/blob"
 	"github.com/rules-repro/rules_repro/tools/oci"
 )
 
@@ -139,7 +139,7 @@ func validateImage(t *testing.T, img v1.Image) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		zr, err := layer.Decompress(rc, "layer")
+		zr, _, err := blob.Decompress(rc, "layer")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 
+	"github.com/rules-repro/rules_repro/tools/atomicfile"
 	"github.com/rules-repro/rules_repro/tools/image"
 )
 
@@ -31,13 +32,13 @@ func cmdBase(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var out outputs
-	defer out.abort()
-	if err := out.add(manifestOut, img.ManifestBytes); err != nil {
+	var out atomicfile.Group
+	defer out.Abort()
+	if err := out.WriteFile(manifestOut, img.ManifestBytes); err != nil {
 		return err
 	}
-	if err := out.add(configOut, img.ConfigBytes); err != nil {
+	if err := out.WriteFile(configOut, img.ConfigBytes); err != nil {
 		return err
 	}
-	return out.commit()
+	return out.Commit()
 }

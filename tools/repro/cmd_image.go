@@ -4,48 +4,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/rules-repro/rules_repro/tools/atomicfile"
 	"github.com/rules-repro/rules_repro/tools/image"
 	"github.com/rules-repro/rules_repro/tools/oci"
+	"github.com/rules-repro/rules_repro/tools/publish"
 )
 
 func init() {
 	register(command{"image", "assemble an image config and manifest from layer descriptors (no layer bytes needed)", cmdImage})
 	register(command{"index", "assemble a multi-platform image index from image descriptors", cmdIndex})
-}
-
-// outputs writes files atomically: all or none.
-type outputs struct{ files []*atomicfile.File }
-
-func (o *outputs) add(path string, data []byte) error {
-	if path == "" {
-		return nil
-	}
-	f, err := atomicfile.Create(path)
-	if err != nil {
-		return err
-	}
-	o.files = append(o.files, f)
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
-}
-
-func (o *outputs) commit() error {
-	for _, f := range o.files {
-		if err := f.Commit(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (o *outputs) abort() {
-	for _, f := range o.files {
-		f.Abort()
-	}
 }
 
 // writeResult writes the blobs (path -> bytes; empty paths are skipped) and
@@ -56,18 +25,21 @@ func writeResult(stdout io.Writer, d *oci.ImageDescriptor, descOut, digestOut st
 	if err != nil {
 		return err
 	}
-	var out outputs
-	defer out.abort()
+	var out atomicfile.Group
+	defer out.Abort()
 	files := map[string][]byte{descOut: append(desc, '\n'), digestOut: []byte(d.Digest.String() + "\n")}
 	for path, data := range blobs {
 		files[path] = data
 	}
 	for path, data := range files {
-		if err := out.add(path, data); err != nil {
+		if path == "" {
+			continue
+		}
+		if err := out.WriteFile(path, data); err != nil {
 			return err
 		}
 	}
-	if err := out.commit(); err != nil {
+	if err := out.Commit(); err != nil {
 		return err
 	}
 	if descOut == "" && digestOut == "" {
@@ -174,6 +146,15 @@ func cmdImage(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if v.StampConfig && ep.statusFile != "" {
+		vars, err := publish.ReadStatus(ep.statusFile)
+		if err != nil {
+			return err
+		}
+		if err := stampSpec(spec, vars); err != nil {
+			return err
+		}
+	}
 	opts, err := spec.Options()
 	if err != nil {
 		return err
@@ -184,6 +165,34 @@ func cmdImage(args []string, stdout io.Writer) error {
 		return err
 	}
 	return writeResult(stdout, &res.Descriptor, descOut, digestOut, map[string][]byte{configOut: res.Config, manifestOut: res.Manifest})
+}
+
+// stampSpec expands {KEY} stamp variables in the values of labels,
+// annotations and env from a workspace status (as push does in tags), for
+// the versions that do (compat.Version.StampConfig). A key the status does
+// not hold is an error naming the label, annotation or variable.
+func stampSpec(spec *image.Spec, vars map[string]string) error {
+	for _, m := range []struct {
+		what string
+		kv   map[string]string
+	}{{"label", spec.Labels}, {"annotation", spec.Annotations}} {
+		for k, val := range m.kv {
+			x, err := publish.Expand(val, fmt.Sprintf("%s %s: value", m.what, k), vars)
+			if err != nil {
+				return err
+			}
+			m.kv[k] = x
+		}
+	}
+	for i, e := range spec.Env {
+		k, val, _ := strings.Cut(e, "=")
+		x, err := publish.Expand(val, fmt.Sprintf("env %s: value", k), vars)
+		if err != nil {
+			return err
+		}
+		spec.Env[i] = k + "=" + x
+	}
+	return nil
 }
 
 func merge(a, b map[string]string) map[string]string {

@@ -1,13 +1,12 @@
 package main
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"io"
+	"strconv"
 
-	digest "github.com/opencontainers/go-digest"
+	"github.com/rules-repro/rules_repro/tools/compat"
 	"github.com/rules-repro/rules_repro/tools/layer"
-	"github.com/rules-repro/rules_repro/tools/oci"
 )
 
 func init() {
@@ -20,7 +19,7 @@ func cmdLayer(args []string, stdout io.Writer) error {
 		spec, dir, output, descriptor, createdBy string
 		lowerManifest                            string
 		lowerBlobs                               blobFlags
-		compression                              string
+		compression, fileMTime                   string
 		level                                    int
 		lower                                    stringList
 		ep                                       epochFlags
@@ -35,7 +34,8 @@ func cmdLayer(args []string, stdout io.Writer) error {
 	fs.Var(&lower, "lower", "a layer blob of the base image, bottom first (repeatable): implicit parent directories take the base's metadata, opaque directories expand into whiteouts")
 	fs.StringVar(&lowerManifest, "lower-manifest", "", "the base image's manifest: its layers, in order, are the lower layers, found with --blob, --layer and --blobs-from")
 	lowerBlobs.register(fs)
-	fs.StringVar(&createdBy, "created-by", "", "history text recorded in the descriptor for the image's history entry")
+	fs.StringVar(&fileMTime, "file-mtime", "", "keep every file time at this value (seconds since 1970) instead of SOURCE_DATE_EPOCH, recorded as the layer annotation "+compat.FileMTimeAnnotation+"; compatibility version 2 or later")
+	fs.StringVar(&createdBy, "created-by", "", "history text recorded in the descriptor for the image's history entry (images of compatibility version 2 record the layer digest instead)")
 	ep.register(fs)
 	ver.register(fs)
 	if err := parse(fs, args); err != nil {
@@ -55,11 +55,21 @@ func cmdLayer(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	e, err := ep.get()
-	if err != nil {
+	opts := layer.Options{Version: v}
+	if fileMTime != "" {
+		// The layer then needs no SOURCE_DATE_EPOCH: none of its bytes
+		// depends on it.
+		t, err := strconv.ParseInt(fileMTime, 10, 64)
+		if err != nil {
+			return usagef("--file-mtime %q: want seconds since 1970-01-01, for example 0", fileMTime)
+		}
+		opts.FileMTime = &t
+		if _, err := v.LayerAnnotations(opts.FileMTime); err != nil {
+			return err
+		}
+	} else if opts.Epoch, err = ep.get(); err != nil {
 		return err
 	}
-	opts := layer.Options{Epoch: e}
 	switch {
 	case len(lower) > 0 && lowerManifest != "":
 		return usagef("give --lower or --lower-manifest, not both")
@@ -85,12 +95,7 @@ func cmdLayer(args []string, stdout io.Writer) error {
 	} else if err := tree.SetStreamDir(dir); err != nil {
 		return err
 	}
-	d, err := layer.Build(tree, output, descriptor, layer.BuildOptions{
-		Encoding:             enc,
-		MediaType:            v.LayerMediaType(enc.Compression),
-		CreatedBy:            createdBy,
-		CompatibilityVersion: v.Number,
-	})
+	d, err := layer.Build(tree, output, descriptor, layer.BuildOptions{Encoding: enc, CreatedBy: createdBy})
 	if err != nil {
 		return err
 	}
@@ -100,35 +105,15 @@ func cmdLayer(args []string, stdout io.Writer) error {
 	return nil
 }
 
-// readLowerManifest applies the layers of a base image's manifest, in order,
-// verifying each blob against its digest.
+// readLowerManifest is layer.LowerFromManifest with the blobs the flags name.
 func readLowerManifest(path string, b *blobFlags) (*layer.Lower, error) {
-	m, err := oci.ReadManifestFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("--lower-manifest: %w", err)
-	}
 	set, err := b.set()
 	if err != nil {
 		return nil, err
 	}
-	lower := layer.NewLower()
-	for i, l := range m.Layers {
-		rc, where, err := set.Open(l.Digest)
-		if err != nil {
-			return nil, fmt.Errorf("--lower-manifest %s: layer %d: %w", path, i, err)
-		}
-		h := sha256.New()
-		err = lower.Apply(io.TeeReader(rc, h), where)
-		if err == nil {
-			_, err = io.Copy(h, rc) // the rest after the tar's end
-		}
-		rc.Close()
-		if err != nil {
-			return nil, err
-		}
-		if got := digest.NewDigest(digest.SHA256, h); got != l.Digest {
-			return nil, fmt.Errorf("--lower-manifest %s: layer %d from %s has digest %s, expected %s", path, i, where, got, l.Digest)
-		}
+	lower, err := layer.LowerFromManifest(path, set)
+	if err != nil {
+		return nil, fmt.Errorf("--lower-manifest: %w", err)
 	}
 	return lower, nil
 }

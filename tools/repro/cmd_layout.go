@@ -2,15 +2,11 @@ package main
 
 import (
 	"bufio"
-	"crypto/sha256"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
-	"strings"
 
-	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/rules-repro/rules_repro/tools/atomicfile"
 	"github.com/rules-repro/rules_repro/tools/oci"
@@ -20,56 +16,6 @@ func init() {
 	register(command{"layout", "write an OCI image layout directory for an image or index", func(a []string, w io.Writer) error { return cmdMaterialize("layout", a, w) }})
 	register(command{"oci-archive", "write an OCI archive (tar of a layout) for an image or index", func(a []string, w io.Writer) error { return cmdMaterialize("oci-archive", a, w) }})
 	register(command{"docker-archive", "write a `docker load` / `podman load` archive for an image", func(a []string, w io.Writer) error { return cmdMaterialize("docker-archive", a, w) }})
-}
-
-// blobFlags say where blobs are.
-type blobFlags struct {
-	blobs, layers, layouts stringList
-}
-
-func (b *blobFlags) register(fs *flag.FlagSet) {
-	fs.Var(&b.blobs, "blob", "a blob file (manifest, config, index, layer); its digest is computed (repeatable)")
-	fs.Var(&b.layers, "layer", "DESC.json=BLOB: a layer blob with its descriptor from 'repro layer' (repeatable)")
-	fs.Var(&b.layouts, "blobs-from", "an OCI layout directory whose blobs may be used, e.g. the base image (repeatable)")
-}
-
-func (b *blobFlags) set() (*oci.BlobSet, error) {
-	set := oci.NewBlobSet()
-	for _, p := range b.blobs {
-		d, err := fileDigest(p)
-		if err != nil {
-			return nil, err
-		}
-		set.AddFile(d, p)
-	}
-	for _, l := range b.layers {
-		descPath, blobPath, ok := strings.Cut(l, "=")
-		if !ok {
-			return nil, usagef("--layer %q: want DESCRIPTOR.json=BLOB", l)
-		}
-		d, err := oci.ReadLayerDescriptor(descPath)
-		if err != nil {
-			return nil, err
-		}
-		set.AddFile(d.Digest, blobPath)
-	}
-	for _, l := range b.layouts {
-		set.AddLayout(l)
-	}
-	return set, nil
-}
-
-func fileDigest(p string) (digest.Digest, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("reading %s: %w", p, err)
-	}
-	return digest.NewDigest(digest.SHA256, h), nil
 }
 
 func cmdMaterialize(kind string, args []string, stdout io.Writer) error {
@@ -154,14 +100,13 @@ func selectPlatform(set *oci.BlobSet, index specs.Descriptor, platform string) (
 	if err != nil {
 		return index, fmt.Errorf("index %s: %w", index.Digest, err)
 	}
-	var have []string
-	for _, m := range idx.Manifests {
-		if m.Platform != nil && oci.IsManifest(m.MediaType) && oci.PlatformMatches(want, m.Platform) {
-			return m, nil
-		}
-		if m.Platform != nil {
-			have = append(have, oci.PlatformString(m.Platform))
-		}
+	m, err := oci.SelectPlatform(idx.Manifests, want)
+	var perr *oci.PlatformError
+	if errors.As(err, &perr) && len(perr.Matches) == 0 {
+		return index, fmt.Errorf("index %s has no image for %s (it has %s)", index.Digest, perr.Want, perr.HaveList())
 	}
-	return index, fmt.Errorf("index %s has no image for %s (it has %s)", index.Digest, oci.PlatformString(want), strings.Join(have, ", "))
+	if err != nil {
+		return index, fmt.Errorf("index %s: %w", index.Digest, err)
+	}
+	return m, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/sha256"
 	"flag"
 	"fmt"
 	"io"
@@ -10,8 +11,10 @@ import (
 	"sync"
 	"time"
 
+	digest "github.com/opencontainers/go-digest"
 	"github.com/rules-repro/rules_repro/tools/compat"
 	"github.com/rules-repro/rules_repro/tools/epoch"
+	"github.com/rules-repro/rules_repro/tools/oci"
 	"github.com/rules-repro/rules_repro/tools/registry"
 )
 
@@ -178,7 +181,7 @@ func (e *epochFlags) get() (int64, error) {
 type versionFlag struct{ v int }
 
 func (c *versionFlag) register(fs *flag.FlagSet) {
-	fs.Func("compatibility-version", fmt.Sprintf("compatibility version that pins every digest-affecting behaviour (default %d, the newest; see 'repro version')", compat.Latest), func(s string) error {
+	fs.Func("compatibility-version", fmt.Sprintf("compatibility version that pins every digest-affecting behaviour (default %d; see 'repro version')", compat.Latest), func(s string) error {
 		n, err := strconv.Atoi(s)
 		if err != nil {
 			return fmt.Errorf("%q is not an integer", s)
@@ -204,4 +207,54 @@ func keyValues(flagName string, list []string) (map[string]string, error) {
 		m[k] = v
 	}
 	return m, nil
+}
+
+// blobFlags say where blobs are.
+type blobFlags struct {
+	blobs, layers, layouts stringList
+}
+
+func (b *blobFlags) register(fs *flag.FlagSet) {
+	fs.Var(&b.blobs, "blob", "a blob file (manifest, config, index, layer); its digest is computed (repeatable)")
+	fs.Var(&b.layers, "layer", "DESC.json=BLOB: a layer blob with its descriptor from 'repro layer' (repeatable)")
+	fs.Var(&b.layouts, "blobs-from", "an OCI layout directory whose blobs may be used, e.g. the base image (repeatable)")
+}
+
+func (b *blobFlags) set() (*oci.BlobSet, error) {
+	set := oci.NewBlobSet()
+	for _, p := range b.blobs {
+		d, err := fileDigest(p)
+		if err != nil {
+			return nil, err
+		}
+		set.AddFile(d, p)
+	}
+	for _, l := range b.layers {
+		descPath, blobPath, ok := strings.Cut(l, "=")
+		if !ok {
+			return nil, usagef("--layer %q: want DESCRIPTOR.json=BLOB", l)
+		}
+		d, err := oci.ReadLayerDescriptor(descPath)
+		if err != nil {
+			return nil, err
+		}
+		set.AddFile(d.Digest, blobPath)
+	}
+	for _, l := range b.layouts {
+		set.AddLayout(l)
+	}
+	return set, nil
+}
+
+func fileDigest(p string) (digest.Digest, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("reading %s: %w", p, err)
+	}
+	return digest.NewDigest(digest.SHA256, h), nil
 }

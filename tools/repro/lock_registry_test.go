@@ -55,7 +55,7 @@ func buildTestImage(t *testing.T, platform, content string) builtImage {
 	}
 	blobPath := filepath.Join(t.TempDir(), "layer.tar.gz")
 	enc := blob.Encoding{Compression: blob.Gzip}
-	ld, err := layer.Build(tree, blobPath, "", layer.BuildOptions{Encoding: enc, MediaType: v.LayerMediaType(enc.Compression), CompatibilityVersion: v.Number})
+	ld, err := layer.Build(tree, blobPath, "", layer.BuildOptions{Encoding: enc})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,13 @@
 // Package bzldoc generates a reference of a rule set's public API from the
 // docstrings of its .bzl files, without Bazel or Stardoc.
 //
-// It parses the public files with github.com/bazelbuild/buildtools/build,
-// follows their load()s to where each exported symbol is defined, and
-// evaluates rule(), provider(), module_extension() and attr.*() calls
-// symbolically: module-level names, dict literals, dict(A, **B) merges and
-// comprehensions. What it cannot evaluate is an error naming the file and
-// line, never a silently wrong reference.
+// It executes the public files and what they load with go.starlark.net
+// against recording stubs of what Bazel predeclares
+// (tools/internal/fakebazel), as Stardoc does with its fake build API, and
+// documents the rules, providers, module extensions and functions they
+// export from the recorded rule(), provider(), attr.*() ... calls and the
+// functions' docstrings. What it cannot document is an error naming the
+// file and line, never a silently wrong reference.
 package bzldoc
 
 import (
@@ -15,9 +16,11 @@ import (
 	"io/fs"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 
-	"github.com/bazelbuild/buildtools/build"
+	"github.com/rules-repro/rules_repro/tools/internal/fakebazel"
+	"go.starlark.net/starlark"
 )
 
 // Reference is the documented public API of a set of .bzl files.
@@ -108,32 +111,49 @@ type TagClass struct {
 }
 
 // Option configures Extract.
-type Option func(*evaluator)
+type Option func(*documenter)
 
 // WithRepoName sets the repository name of the rule set: load labels in
 // the reference read "@NAME//pkg:file.bzl", labels "@NAME//..." in load()s
 // are followed, and "//..." label defaults read "@NAME//...". The default
 // value is "", which writes labels relative to the main repository.
 func WithRepoName(name string) Option {
-	return func(ev *evaluator) { ev.repo = name }
+	return func(d *documenter) { d.repo = name }
+}
+
+// documenter turns what the fake Bazel recorded into the reference.
+type documenter struct {
+	fsys fs.FS
+	repo string
 }
 
 // Extract documents the symbols exported by the public .bzl files (paths
 // relative to the root of fsys, which is the repository root). All
 // problems found are returned together.
 func Extract(fsys fs.FS, files []string, opts ...Option) (*Reference, error) {
-	ev := &evaluator{fsys: fsys, modules: map[string]*module{}}
+	d := &documenter{fsys: fsys}
 	for _, o := range opts {
-		o(ev)
+		o(d)
 	}
-	ref := &Reference{repo: ev.repo}
+	// The rule set is the main repository of the fake Bazel; files of
+	// other repositories are not read, and what is loaded from them fails
+	// when used.
+	ld := fakebazel.New("", func(l *fakebazel.Label) ([]byte, error) {
+		if l.Repo != "" {
+			return nil, fmt.Errorf("another repository, %w by bzldoc", fakebazel.ErrNotRead)
+		}
+		return fs.ReadFile(fsys, path.Join(l.Pkg, l.Name))
+	})
+	if d.repo != "" {
+		ld.Apparent = map[string]string{d.repo: ""}
+	}
+	ref := &Reference{repo: d.repo}
 
 	type export struct {
 		name  string
 		file  string
-		stmt  build.Expr
-		mod   *module
-		value value
+		line  int
+		value starlark.Value
 	}
 	var (
 		errs       []error
@@ -145,40 +165,33 @@ func Extract(fsys fs.FS, files []string, opts ...Option) (*Reference, error) {
 	sorted := append([]string(nil), files...)
 	sort.Strings(sorted)
 	for _, f := range sorted {
-		m, err := ev.module(f)
+		l, err := d.fileLabel(f)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		label, err := ev.fileLabel(f)
-		if err != nil {
-			errs = append(errs, err)
+		m := ld.Module(l)
+		if m.Err != nil {
+			errs = append(errs, fmt.Errorf("loading %s: %w", f, m.Err))
 			continue
 		}
-		for _, name := range m.order {
-			g := m.globals[name]
-			if strings.HasPrefix(name, "_") || g.loadLabel != "" {
-				continue // private, or a load(), which Starlark does not re-export
+		label := d.labelString(l)
+		for _, name := range m.Globals.Keys() {
+			if strings.HasPrefix(name, "_") {
+				continue // private
 			}
-			v, err := ev.global(m, g, g.stmt)
-			if err == nil {
-				v, err = ev.force(v)
-			}
-			if err != nil {
-				errs = append(errs, fmt.Errorf("documenting %s of %s: %w", name, f, err))
-				continue
-			}
+			v := m.Globals[name]
 			count[label]++
 			// The same definition exported by several files is documented
 			// once.
 			key := name + "/" + f
 			switch v.(type) {
-			case *ruleValue, *providerValue, *functionValue, *extensionValue:
+			case *fakebazel.Rule, *fakebazel.Provider, *starlark.Function, *fakebazel.ModuleExtension:
 				key = fmt.Sprintf("%s/%p", name, v)
 			}
 			e, ok := byKey[key]
 			if !ok {
-				e = &export{name: name, file: f, stmt: g.stmt, mod: m, value: v}
+				e = &export{name: name, file: f, line: m.Lines[name], value: v}
 				byKey[key] = e
 				exports = append(exports, e)
 			}
@@ -193,7 +206,10 @@ func Extract(fsys fs.FS, files []string, opts ...Option) (*Reference, error) {
 			}
 			return labels[i] < labels[j]
 		})
-		if err := ev.document(ref, e.name, labels, e.mod, e.stmt, e.value); err != nil {
+		if err := d.document(ref, e.name, labels, e.value); err != nil {
+			if _, ok := err.(*notDocumentable); ok {
+				err = &fakebazel.PosError{File: e.file, Line: e.line, Msg: err.Error()}
+			}
 			errs = append(errs, fmt.Errorf("documenting %s of %s: %w", e.name, e.file, err))
 		}
 	}
@@ -211,170 +227,209 @@ func Extract(fsys fs.FS, files []string, opts ...Option) (*Reference, error) {
 
 // fileLabel is the label of a .bzl file: its package is the nearest
 // directory with a BUILD or BUILD.bazel file.
-func (ev *evaluator) fileLabel(p string) (string, error) {
-	prefix := "//"
-	if ev.repo != "" {
-		prefix = "@" + ev.repo + "//"
-	}
+func (d *documenter) fileLabel(p string) (*fakebazel.Label, error) {
 	for dir := path.Dir(p); ; dir = path.Dir(dir) {
 		for _, b := range []string{"BUILD.bazel", "BUILD"} {
-			if _, err := fs.Stat(ev.fsys, path.Join(dir, b)); err == nil {
+			if _, err := fs.Stat(d.fsys, path.Join(dir, b)); err == nil {
 				pkg := dir
 				if pkg == "." {
 					pkg = ""
 				}
-				rel := strings.TrimPrefix(p, dir+"/")
-				return prefix + pkg + ":" + rel, nil
+				return &fakebazel.Label{Pkg: pkg, Name: strings.TrimPrefix(p, dir+"/")}, nil
 			}
 		}
 		if dir == "." {
-			return "", fmt.Errorf("%s: no BUILD or BUILD.bazel file in its directory or above, so it has no label", p)
+			return nil, fmt.Errorf("%s: no BUILD or BUILD.bazel file in its directory or above, so it has no label", p)
 		}
 	}
 }
 
+// labelString is a label as users of the rule set write it.
+func (d *documenter) labelString(l *fakebazel.Label) string {
+	repo := l.Repo
+	if repo == "" {
+		repo = d.repo
+	}
+	prefix := "//"
+	if repo != "" {
+		prefix = "@" + repo + "//"
+	}
+	return prefix + l.Pkg + ":" + l.Name
+}
+
+// notDocumentable is an exported value of a kind bzldoc does not document.
+type notDocumentable struct{ msg string }
+
+func (e *notDocumentable) Error() string { return e.msg }
+
 // document adds the exported value to the reference.
-func (ev *evaluator) document(ref *Reference, name string, files []string, m *module, stmt build.Expr, v value) error {
+func (d *documenter) document(ref *Reference, name string, files []string, v starlark.Value) error {
 	switch v := v.(type) {
-	case *ruleValue:
-		r, err := ev.rule(name, v)
+	case *fakebazel.Rule:
+		r, err := d.rule(name, v)
 		if err != nil {
 			return err
 		}
 		r.Files = files
-		if v.repository {
+		if v.Repository {
 			ref.RepositoryRules = append(ref.RepositoryRules, r)
 		} else {
 			ref.Rules = append(ref.Rules, r)
 		}
-	case *providerValue:
-		p, err := ev.provider(name, v)
+	case *fakebazel.Provider:
+		p, err := d.provider(name, v)
 		if err != nil {
 			return err
 		}
 		p.Files = files
 		ref.Providers = append(ref.Providers, p)
-	case *functionValue:
-		f, err := ev.function(name, v)
+	case *starlark.Function:
+		f, err := d.function(name, v)
 		if err != nil {
 			return err
 		}
 		f.Files = files
 		ref.Functions = append(ref.Functions, f)
-	case *extensionValue:
-		x, err := ev.extension(name, v)
+	case *fakebazel.ModuleExtension:
+		x, err := d.extension(name, v)
 		if err != nil {
 			return err
 		}
 		x.Files = files
 		ref.ModuleExtensions = append(ref.ModuleExtensions, x)
 	default:
-		return m.errorf(stmt, "%s is a %s; bzldoc documents rules, repository rules, providers, functions and module extensions (rename it to _%s if it is not public API)", name, typeName(v), name)
+		return &notDocumentable{fmt.Sprintf("%s is a %s; bzldoc documents rules, repository rules, providers, functions and module extensions (rename it to _%s if it is not public API)", name, v.Type(), name)}
 	}
 	return nil
 }
 
-// docArg evaluates a doc argument; a missing or empty doc is an error.
-func (ev *evaluator) docArg(c *call, what string) (string, error) {
-	v, ok := c.kwarg("doc")
-	if !ok {
-		return "", c.mod.errorf(c.expr, "%s has no doc", what)
-	}
-	s, err := ev.forceString(c, v, "doc of "+what)
-	if err != nil {
-		return "", err
-	}
-	s = cleandoc(s)
-	if s == "" {
-		return "", c.mod.errorf(c.expr, "%s has an empty doc", what)
-	}
-	return s, nil
+// errorf is an error at the call.
+func errorf(c *fakebazel.Call, format string, args ...any) error {
+	return fakebazel.Errorf(c.Pos, format, args...)
 }
 
-// boolArg evaluates an optional bool argument.
-func (ev *evaluator) boolArg(c *call, name string) (bool, error) {
-	v, ok := c.kwarg(name)
+// checkArgs rejects arguments whose effect bzldoc cannot document.
+func checkArgs(c *fakebazel.Call, what string, known ...string) error {
+	for _, k := range c.KwNames() {
+		if !contains(known, k) {
+			return errorf(c, "%s: unsupported argument %s (bzldoc cannot document its effect)", what, k)
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// docArg is the doc argument; a missing or empty doc is an error.
+func docArg(c *fakebazel.Call, what string) (string, error) {
+	v, ok := c.Kwarg("doc")
+	if !ok {
+		return "", errorf(c, "%s has no doc", what)
+	}
+	s, ok := v.(starlark.String)
+	if !ok {
+		return "", errorf(c, "doc of %s is a %s, not a string", what, v.Type())
+	}
+	doc := cleandoc(string(s))
+	if doc == "" {
+		return "", errorf(c, "%s has an empty doc", what)
+	}
+	return doc, nil
+}
+
+// boolArg is an optional bool argument.
+func boolArg(c *fakebazel.Call, name string) (bool, error) {
+	v, ok := c.Kwarg(name)
 	if !ok {
 		return false, nil
 	}
-	f, err := ev.force(v)
-	if err != nil {
-		return false, err
-	}
-	b, ok := f.(bool)
+	b, ok := v.(starlark.Bool)
 	if !ok {
-		return false, c.mod.errorf(c.expr, "%s is a %s, not a bool", name, typeName(f))
+		return false, errorf(c, "%s is a %s, not a bool", name, v.Type())
 	}
-	return b, nil
+	return bool(b), nil
 }
 
-func (ev *evaluator) rule(name string, v *ruleValue) (*Rule, error) {
-	what := "rule " + name
-	if v.repository {
-		what = "repository rule " + name
+// dictArg is an optional dict argument with string keys, in order.
+func dictArg(c *fakebazel.Call, name, what string) ([]starlark.Tuple, error) {
+	v, ok := c.Kwarg(name)
+	if !ok {
+		return nil, nil
 	}
-	known := map[string]bool{"implementation": true, "doc": true, "attrs": true, "toolchains": true,
-		"executable": true, "test": true, "build_setting": true, "cfg": true, "fragments": true,
-		"host_fragments": true, "provides": true, "exec_compatible_with": true, "exec_groups": true,
-		"incompatible_use_toolchain_transition": true, "extendable": true, "subrules": true,
-		"dependency_resolution_rule": true,
-		// repository_rule
-		"local": true, "environ": true, "configure": true, "remotable": true}
-	for _, k := range v.kwOrder {
-		if !known[k] {
-			// outputs = {...} adds predeclared outputs, parent and
-			// initializer change the attributes: not silently ignored.
-			return nil, v.mod.errorf(v.expr, "%s: unsupported argument %s (bzldoc cannot document its effect)", what, k)
+	dict, ok := v.(*starlark.Dict)
+	if !ok {
+		return nil, errorf(c, "%s: %s is a %s, not a dict", what, name, v.Type())
+	}
+	items := dict.Items()
+	for _, kv := range items {
+		if _, ok := kv[0].(starlark.String); !ok {
+			return nil, errorf(c, "%s: %s key %s is not a string", what, name, kv[0])
 		}
 	}
-	doc, err := ev.docArg(&v.call, what)
+	return items, nil
+}
+
+func (d *documenter) rule(name string, v *fakebazel.Rule) (*Rule, error) {
+	what := "rule " + name
+	if v.Repository {
+		what = "repository rule " + name
+	}
+	// outputs = {...} adds predeclared outputs, parent and initializer
+	// change the attributes: not silently ignored.
+	if err := checkArgs(&v.Call, what, "implementation", "doc", "attrs", "toolchains",
+		"executable", "test", "build_setting", "cfg", "fragments", "host_fragments", "provides",
+		"exec_compatible_with", "exec_groups", "incompatible_use_toolchain_transition", "extendable",
+		"subrules", "dependency_resolution_rule",
+		// repository_rule
+		"local", "environ", "configure", "remotable"); err != nil {
+		return nil, err
+	}
+	doc, err := docArg(&v.Call, what)
 	if err != nil {
 		return nil, err
 	}
 	r := &Rule{Name: name, Doc: doc}
-	if r.Executable, err = ev.boolArg(&v.call, "executable"); err != nil {
+	if r.Executable, err = boolArg(&v.Call, "executable"); err != nil {
 		return nil, err
 	}
-	if r.Test, err = ev.boolArg(&v.call, "test"); err != nil {
+	if r.Test, err = boolArg(&v.Call, "test"); err != nil {
 		return nil, err
 	}
-	if bs, ok := v.kwarg("build_setting"); ok {
-		l, _ := bs.(*lazy)
-		if l == nil {
-			return nil, v.mod.errorf(v.expr, "%s: build_setting is not an expression", what)
-		}
-		r.BuildSetting = source(l.expr)
-	}
-	if attrs, ok := v.kwarg("attrs"); ok {
-		if r.Attrs, err = ev.attrs(&v.call, attrs, what); err != nil {
-			return nil, err
+	if bs, ok := v.Kwarg("build_setting"); ok {
+		if r.BuildSetting, err = d.repr(bs); err != nil {
+			return nil, errorf(&v.Call, "%s: build_setting: %v", what, err)
 		}
 	}
-	return r, nil
+	r.Attrs, err = d.attrs(&v.Call, what)
+	return r, err
 }
 
-// attrs evaluates an attrs dict and documents its public attributes.
-func (ev *evaluator) attrs(c *call, v value, what string) ([]*Attr, error) {
-	f, err := ev.force(v)
+// attrs documents the public attributes of a rule or tag class.
+func (d *documenter) attrs(c *fakebazel.Call, what string) ([]*Attr, error) {
+	items, err := dictArg(c, "attrs", what)
 	if err != nil {
 		return nil, err
 	}
-	d, ok := f.(*dictValue)
-	if !ok {
-		return nil, c.mod.errorf(c.expr, "%s: attrs is a %s, not a dict", what, typeName(f))
-	}
 	var out []*Attr
 	var errs []error
-	for _, k := range d.keys {
-		name, ok := k.(string)
-		if !ok {
-			return nil, c.mod.errorf(c.expr, "%s: attribute name %s is not a string", what, repr(k))
-		}
+	for _, kv := range items {
+		name := string(kv[0].(starlark.String))
 		if strings.HasPrefix(name, "_") {
-			continue // private: never evaluated
+			continue // private
 		}
-		val, _ := d.get(k)
-		a, err := ev.attr(name, val, what)
+		av, ok := kv[1].(*fakebazel.Attr)
+		if !ok {
+			errs = append(errs, errorf(c, "%s: attribute %s is a %s, not an attr.*() definition", what, name, kv[1].Type()))
+			continue
+		}
+		a, err := d.attr(name, av, what)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -384,52 +439,59 @@ func (ev *evaluator) attrs(c *call, v value, what string) ([]*Attr, error) {
 	return out, errors.Join(errs...)
 }
 
-func (ev *evaluator) attr(name string, v value, what string) (*Attr, error) {
-	f, err := ev.force(v)
-	if err != nil {
-		return nil, err
-	}
-	av, ok := f.(*attrValue)
-	if !ok {
-		if l, isLazy := v.(*lazy); isLazy {
-			return nil, l.env.mod.errorf(l.expr, "%s: attribute %s is a %s, not an attr.*() definition", what, name, typeName(f))
-		}
-		return nil, fmt.Errorf("%s: attribute %s is a %s, not an attr.*() definition", what, name, typeName(f))
-	}
+// attrTypes are the attr module's functions: a readable type name and the
+// default Bazel uses when none is given.
+var attrTypes = map[string]struct{ name, def string }{
+	"bool":                    {"Boolean", "False"},
+	"int":                     {"Integer", "0"},
+	"int_list":                {"List of integers", "[]"},
+	"label":                   {"Label", "None"},
+	"label_keyed_string_dict": {"Dictionary: Label → String", "{}"},
+	"label_list":              {"List of labels", "[]"},
+	"output":                  {"Output label", "None"},
+	"output_list":             {"List of output labels", "[]"},
+	"string":                  {"String", `""`},
+	"string_dict":             {"Dictionary: String → String", "{}"},
+	"string_keyed_label_dict": {"Dictionary: String → Label", "{}"},
+	"string_list":             {"List of strings", "[]"},
+	"string_list_dict":        {"Dictionary: String → List of strings", "{}"},
+}
+
+func (d *documenter) attr(name string, av *fakebazel.Attr, what string) (*Attr, error) {
+	c := &av.Call
 	what = fmt.Sprintf("%s: attribute %s", what, name)
-	doc, err := ev.docArg(&av.call, what)
+	doc, err := docArg(c, what)
 	if err != nil {
 		return nil, err
 	}
 	if err := cellDoc(doc); err != nil {
-		return nil, av.mod.errorf(av.expr, "%s: %v", what, err)
+		return nil, errorf(c, "%s: %v", what, err)
 	}
-	t := attrTypes[av.typ]
+	t, ok := attrTypes[av.Kind]
+	if !ok {
+		return nil, errorf(c, "%s: bzldoc has no type name for attr.%s", what, av.Kind)
+	}
 	a := &Attr{Name: name, Type: t.name, Doc: doc}
-	if a.Mandatory, err = ev.boolArg(&av.call, "mandatory"); err != nil {
+	if a.Mandatory, err = boolArg(c, "mandatory"); err != nil {
 		return nil, err
 	}
 	if !a.Mandatory {
 		a.Default = t.def
-		if d, ok := av.kwarg("default"); ok {
-			if a.Default, err = ev.repr(d); err != nil {
-				return nil, ev.wrap(d, av.mod, av.expr, fmt.Sprintf("%s: default", what), err)
+		if v, ok := c.Kwarg("default"); ok {
+			if a.Default, err = d.repr(v); err != nil {
+				return nil, errorf(c, "%s: default: %v", what, err)
 			}
 		}
 	}
-	if vals, ok := av.kwarg("values"); ok {
-		l, err := ev.force(vals)
-		if err != nil {
-			return nil, err
-		}
-		list, ok := l.(*listValue)
+	if v, ok := c.Kwarg("values"); ok {
+		list, ok := v.(*starlark.List)
 		if !ok {
-			return nil, av.mod.errorf(av.expr, "%s: values is a %s, not a list", what, typeName(l))
+			return nil, errorf(c, "%s: values is a %s, not a list", what, v.Type())
 		}
-		for _, el := range list.elems {
-			s, err := ev.repr(el)
+		for i := range list.Len() {
+			s, err := d.repr(list.Index(i))
 			if err != nil {
-				return nil, ev.wrap(el, av.mod, av.expr, what+": values", err)
+				return nil, errorf(c, "%s: values: %v", what, err)
 			}
 			a.Values = append(a.Values, s)
 		}
@@ -437,187 +499,217 @@ func (ev *evaluator) attr(name string, v value, what string) (*Attr, error) {
 	return a, nil
 }
 
-// wrap gives a repr error the position of the value's expression.
-func (ev *evaluator) wrap(v value, m *module, at build.Expr, what string, err error) error {
-	var pe *posError
-	if errors.As(err, &pe) {
-		return err
-	}
-	if l, ok := v.(*lazy); ok {
-		return l.env.mod.errorf(l.expr, "%s %s: %v", what, source(l.expr), err)
-	}
-	return m.errorf(at, "%s: %v", what, err)
-}
-
-func (ev *evaluator) provider(name string, v *providerValue) (*Provider, error) {
+func (d *documenter) provider(name string, v *fakebazel.Provider) (*Provider, error) {
 	what := "provider " + name
-	for _, k := range v.kwOrder {
-		if k != "doc" && k != "fields" {
-			return nil, v.mod.errorf(v.expr, "%s: unsupported argument %s (bzldoc cannot document its effect)", what, k)
-		}
+	c := &v.Call
+	if err := checkArgs(c, what, "doc", "fields"); err != nil {
+		return nil, err
 	}
-	doc, err := ev.docArg(&v.call, what)
+	doc, err := docArg(c, what)
 	if err != nil {
 		return nil, err
 	}
 	p := &Provider{Name: name, Doc: doc}
-	fv, ok := v.kwarg("fields")
+	fv, ok := c.Kwarg("fields")
 	if !ok {
-		return nil, v.mod.errorf(v.expr, "%s has no fields; give fields = {name: doc}", what)
+		return nil, errorf(c, "%s has no fields; give fields = {name: doc}", what)
 	}
-	f, err := ev.force(fv)
+	if _, ok := fv.(*starlark.Dict); !ok {
+		return nil, errorf(c, "%s: fields is a %s; give a dict {name: doc} so that each field is documented", what, fv.Type())
+	}
+	items, err := dictArg(c, "fields", what)
 	if err != nil {
 		return nil, err
 	}
-	d, ok := f.(*dictValue)
-	if !ok {
-		return nil, v.mod.errorf(v.expr, "%s: fields is a %s; give a dict {name: doc} so that each field is documented", what, typeName(f))
-	}
-	for _, k := range d.keys {
-		fname, ok := k.(string)
+	for _, kv := range items {
+		fname := string(kv[0].(starlark.String))
+		s, ok := kv[1].(starlark.String)
 		if !ok {
-			return nil, v.mod.errorf(v.expr, "%s: field name %s is not a string", what, repr(k))
+			return nil, errorf(c, "%s: doc of field %s is a %s, not a string", what, fname, kv[1].Type())
 		}
-		val, _ := d.get(k)
-		s, err := ev.forceString(&v.call, val, fmt.Sprintf("doc of field %s of %s", fname, what))
-		if err != nil {
-			return nil, err
+		fdoc := cleandoc(string(s))
+		if fdoc == "" {
+			return nil, errorf(c, "%s: field %s has an empty doc", what, fname)
 		}
-		if s = cleandoc(s); s == "" {
-			return nil, v.mod.errorf(v.expr, "%s: field %s has an empty doc", what, fname)
+		if err := cellDoc(fdoc); err != nil {
+			return nil, errorf(c, "%s: field %s: %v", what, fname, err)
 		}
-		if err := cellDoc(s); err != nil {
-			return nil, v.mod.errorf(v.expr, "%s: field %s: %v", what, fname, err)
-		}
-		p.Fields = append(p.Fields, Field{Name: fname, Doc: s})
+		p.Fields = append(p.Fields, Field{Name: fname, Doc: fdoc})
 	}
 	return p, nil
 }
 
-func (ev *evaluator) function(name string, v *functionValue) (*Function, error) {
-	m, def := v.mod, v.def
+func (d *documenter) function(name string, fn *starlark.Function) (*Function, error) {
 	what := "function " + name
-	fn := &Function{Name: name}
-	var raw string
-	if len(def.Body) > 0 {
-		if s, ok := def.Body[0].(*build.StringExpr); ok {
-			raw = s.Value
-		}
+	pos := fn.Position()
+	if strings.TrimSpace(fn.Doc()) == "" {
+		return nil, fakebazel.Errorf(pos, "%s (def %s) has no docstring", what, fn.Name())
 	}
-	if strings.TrimSpace(raw) == "" {
-		return nil, m.errorf(def, "%s (def %s) has no docstring", what, def.Name)
-	}
-	doc, err := parseDocstring(cleandoc(raw))
+	doc, err := parseDocstring(cleandoc(fn.Doc()))
 	if err != nil {
-		return nil, m.errorf(def, "%s: docstring: %v", what, err)
+		return nil, fakebazel.Errorf(pos, "%s: docstring: %v", what, err)
 	}
-	fn.Doc = doc
+	f := &Function{Name: name, Doc: doc}
 	docs := map[string]string{}
 	for _, a := range doc.Args {
 		if err := cellDoc(a.Doc); err != nil {
-			return nil, m.errorf(def, "%s: argument %s: %v", what, a.Name, err)
+			return nil, fakebazel.Errorf(pos, "%s: argument %s: %v", what, a.Name, err)
 		}
 		docs[strings.TrimLeft(a.Name, "*")] = a.Doc
 	}
+	// Parameters in the order of the def: positional ones, *args,
+	// keyword-only ones, **kwargs (starlark.Function lists *args and
+	// **kwargs last).
+	n := fn.NumParams()
+	var varargs, kwargs []int
+	if fn.HasKwargs() {
+		n--
+		kwargs = []int{n}
+	}
+	if fn.HasVarargs() {
+		n--
+		varargs = []int{n}
+	}
+	npos := n - fn.NumKwonlyParams()
+	var order []int
+	for i := range npos {
+		order = append(order, i)
+	}
+	order = append(order, varargs...)
+	for i := npos; i < n; i++ {
+		order = append(order, i)
+	}
+	order = append(order, kwargs...)
 	params := map[string]bool{}
 	var undocumented []string
-	for _, p := range def.Params {
-		var prm Param
-		switch p := p.(type) {
-		case *build.Ident:
-			prm.Name = p.Name
-		case *build.TypedIdent:
-			prm.Name = p.GetIdent().Name
-		case *build.AssignExpr:
-			id, ok := p.LHSIdent()
-			if !ok {
-				return nil, m.errorf(p, "%s: unsupported parameter %s", what, source(p))
-			}
-			prm.Name = id.Name
-			prm.Default = build.FormatString(p.RHS)
-		case *build.UnaryExpr:
-			if p.X == nil {
-				continue // a bare * before keyword-only parameters
-			}
-			id, ok := p.X.(*build.Ident)
-			if !ok {
-				return nil, m.errorf(p, "%s: unsupported parameter %s", what, source(p))
-			}
-			prm.Name = p.Op + id.Name
+	for _, i := range order {
+		pname, _ := fn.Param(i)
+		p := Param{Name: pname}
+		switch {
+		case len(varargs) > 0 && i == varargs[0]:
+			p.Name = "*" + pname
+		case len(kwargs) > 0 && i == kwargs[0]:
+			p.Name = "**" + pname
 		default:
-			return nil, m.errorf(p, "%s: unsupported parameter %s", what, source(p))
+			if def := fn.ParamDefault(i); def != nil {
+				if p.Default, err = d.repr(def); err != nil {
+					return nil, fakebazel.Errorf(pos, "%s: default of %s: %v", what, pname, err)
+				}
+			}
 		}
-		bare := strings.TrimLeft(prm.Name, "*")
-		params[bare] = true
-		d, ok := docs[bare]
+		params[pname] = true
+		doc, ok := docs[pname]
 		if !ok {
-			undocumented = append(undocumented, prm.Name)
+			undocumented = append(undocumented, p.Name)
 		}
-		prm.Doc = d
-		fn.Params = append(fn.Params, prm)
+		p.Doc = doc
+		f.Params = append(f.Params, p)
 	}
 	if len(undocumented) > 0 {
-		return nil, m.errorf(def, "%s: the Args: section of the docstring does not document %s", what, strings.Join(undocumented, ", "))
+		return nil, fakebazel.Errorf(pos, "%s: the Args: section of the docstring does not document %s", what, strings.Join(undocumented, ", "))
 	}
 	for _, a := range doc.Args {
 		if !params[strings.TrimLeft(a.Name, "*")] {
-			return nil, m.errorf(def, "%s: the docstring documents %s, which is not a parameter", what, a.Name)
+			return nil, fakebazel.Errorf(pos, "%s: the docstring documents %s, which is not a parameter", what, a.Name)
 		}
 	}
-	return fn, nil
+	return f, nil
 }
 
-func (ev *evaluator) extension(name string, v *extensionValue) (*ModuleExtension, error) {
+func (d *documenter) extension(name string, v *fakebazel.ModuleExtension) (*ModuleExtension, error) {
 	what := "module extension " + name
-	for _, k := range v.kwOrder {
-		switch k {
-		case "implementation", "doc", "tag_classes", "os_dependent", "arch_dependent", "environ":
-		default:
-			return nil, v.mod.errorf(v.expr, "%s: unsupported argument %s (bzldoc cannot document its effect)", what, k)
-		}
+	c := &v.Call
+	if err := checkArgs(c, what, "implementation", "doc", "tag_classes", "os_dependent", "arch_dependent", "environ"); err != nil {
+		return nil, err
 	}
-	doc, err := ev.docArg(&v.call, what)
+	doc, err := docArg(c, what)
 	if err != nil {
 		return nil, err
 	}
 	x := &ModuleExtension{Name: name, Doc: doc}
-	tv, ok := v.kwarg("tag_classes")
-	if !ok {
-		return x, nil
-	}
-	f, err := ev.force(tv)
+	items, err := dictArg(c, "tag_classes", what)
 	if err != nil {
 		return nil, err
 	}
-	d, ok := f.(*dictValue)
-	if !ok {
-		return nil, v.mod.errorf(v.expr, "%s: tag_classes is a %s, not a dict", what, typeName(f))
-	}
-	for _, k := range d.keys {
-		tname, _ := k.(string)
-		val, _ := d.get(k)
-		tf, err := ev.force(val)
-		if err != nil {
-			return nil, err
-		}
-		tc, ok := tf.(*tagClassValue)
+	for _, kv := range items {
+		tname := string(kv[0].(starlark.String))
+		tc, ok := kv[1].(*fakebazel.TagClass)
 		if !ok {
-			return nil, v.mod.errorf(v.expr, "%s: tag class %s is a %s, not tag_class()", what, repr(k), typeName(tf))
+			return nil, errorf(c, "%s: tag class %s is a %s, not tag_class()", what, kv[0], kv[1].Type())
 		}
 		twhat := fmt.Sprintf("%s: tag class %s", what, tname)
-		tdoc, err := ev.docArg(&tc.call, twhat)
+		tdoc, err := docArg(&tc.Call, twhat)
 		if err != nil {
 			return nil, err
 		}
 		t := &TagClass{Name: tname, Doc: tdoc}
-		if attrs, ok := tc.kwarg("attrs"); ok {
-			if t.Attrs, err = ev.attrs(&tc.call, attrs, twhat); err != nil {
-				return nil, err
-			}
+		if t.Attrs, err = d.attrs(&tc.Call, twhat); err != nil {
+			return nil, err
 		}
 		x.TagClasses = append(x.TagClasses, t)
 	}
 	return x, nil
+}
+
+// repr is the Starlark text of a value that has a literal form.
+func (d *documenter) repr(v starlark.Value) (string, error) {
+	join := func(n int, elem func(i int) (string, error)) (string, error) {
+		parts := make([]string, n)
+		for i := range parts {
+			var err error
+			if parts[i], err = elem(i); err != nil {
+				return "", err
+			}
+		}
+		return strings.Join(parts, ", "), nil
+	}
+	switch v := v.(type) {
+	case starlark.String:
+		return strconv.Quote(string(v)), nil
+	case starlark.Int:
+		return v.String(), nil
+	case starlark.Bool:
+		if v {
+			return "True", nil
+		}
+		return "False", nil
+	case starlark.NoneType:
+		return "None", nil
+	case *starlark.List:
+		s, err := join(v.Len(), func(i int) (string, error) { return d.repr(v.Index(i)) })
+		return "[" + s + "]", err
+	case starlark.Tuple:
+		s, err := join(len(v), func(i int) (string, error) { return d.repr(v[i]) })
+		if len(v) == 1 {
+			s += ","
+		}
+		return "(" + s + ")", err
+	case *starlark.Dict:
+		items := v.Items()
+		s, err := join(len(items), func(i int) (string, error) {
+			k, err := d.repr(items[i][0])
+			if err != nil {
+				return "", err
+			}
+			val, err := d.repr(items[i][1])
+			return k + ": " + val, err
+		})
+		return "{" + s + "}", err
+	case *fakebazel.Label:
+		return "Label(" + strconv.Quote(d.labelString(v)) + ")", nil
+	case *fakebazel.Value:
+		// select({...}), config.int(flag = True): the call.
+		s, err := join(len(v.Args)+len(v.Kwargs), func(i int) (string, error) {
+			if i < len(v.Args) {
+				return d.repr(v.Args[i])
+			}
+			kv := v.Kwargs[i-len(v.Args)]
+			val, err := d.repr(kv[1])
+			return fakebazel.Str(kv[0]) + " = " + val, err
+		})
+		return v.Fn + "(" + s + ")", err
+	}
+	return "", fmt.Errorf("a %s has no literal form", v.Type())
 }
 
 // cellDoc checks that a doc can go into a table cell.

@@ -52,8 +52,8 @@ A = {
     "srcs": attr.label_list(doc = "Sources.", mandatory = True),
     "mode": attr.string(doc = "Mode.", default = "fast"),
 }
-_B = {"mode": attr.string(doc = "Overridden mode.", default = "slow", values = MODES)}
 MODES = ["fast", "slow"]
+_B = {"mode": attr.string(doc = "Overridden mode.", default = "slow", values = MODES)}
 
 def _impl(ctx):
     pass
@@ -83,6 +83,9 @@ _PLATFORM_ATTRS = dict(
 )
 _MORE = {"_v_" + k: attr.string(default = v) for k, v in _OS.items() if k != "windows"}
 
+def _impl(ctx):
+    pass
+
 x = rule(
     implementation = _impl,
     doc = "X.",
@@ -97,6 +100,9 @@ x = rule(
 			files: map[string]string{
 				"rules/defs.bzl": `_FLAGS = ["color", "verbose"]
 
+def _impl(ctx):
+    pass
+
 x = rule(
     implementation = _impl,
     doc = "X.",
@@ -110,9 +116,66 @@ x = rule(
 			},
 		},
 		{
+			// Calls of functions, % formatting and a dict updated in place:
+			// the files are executed, not read.
+			name: "functions, formatting and mutation",
+			files: map[string]string{
+				"rules/defs.bzl": `def _attrs(kind):
+    """The attributes of a kind."""
+    return {"src": attr.label(doc = "The %s source." % kind, allow_single_file = True)}
+
+_ATTRS = _attrs("main")
+
+_ATTRS.update({"n": attr.int(doc = "N, %d at most." % 3)})
+
+def _impl(ctx):
+    pass
+
+x = rule(implementation = _impl, doc = "X.", attrs = _ATTRS)
+`,
+			},
+			want: []*Attr{
+				{Name: "src", Type: "Label", Default: "None", Doc: "The main source."},
+				{Name: "n", Type: "Integer", Default: "0", Doc: "N, 3 at most."},
+			},
+		},
+		{
+			// A package of its own under rules/private (relative load and
+			// Label resolve in it), and a load from another repository
+			// whose value is used only when the rule runs.
+			name: "subpackage and another repository",
+			files: map[string]string{
+				"rules/private/common/BUILD.bazel": "",
+				"rules/private/common/paths.bzl":   "PREFIX = \"/blobs\"\n",
+				"rules/private/common/blobs.bzl": `load(":paths.bzl", "PREFIX")
+
+BLOB_ATTRS = {"blobs": attr.label_list(doc = "Blobs under " + PREFIX + ".", default = [Label(":default_blobs")])}
+`,
+				"rules/private/x.bzl": `load("@rules_repro_features//:features.bzl", "ACTION_TOOLCHAIN_PARAM")
+load("//rules/private/common:blobs.bzl", "BLOB_ATTRS")
+
+def _impl(ctx):
+    if ACTION_TOOLCHAIN_PARAM:
+        pass
+
+x = rule(implementation = _impl, doc = "X.", attrs = BLOB_ATTRS)
+`,
+				"rules/defs.bzl": `load("//rules/private:x.bzl", _x = "x")
+
+x = _x
+`,
+			},
+			want: []*Attr{
+				{Name: "blobs", Type: "List of labels", Default: `[Label("@r//rules/private/common:default_blobs")]`, Doc: "Blobs under /blobs."},
+			},
+		},
+		{
 			name: "defaults",
 			files: map[string]string{
 				"rules/defs.bzl": `_DEFAULT = "//rules:tool"
+
+def _impl(ctx):
+    pass
 
 x = rule(
     implementation = _impl,
@@ -157,6 +220,78 @@ func dump(attrs []*Attr) string {
 	return b.String()
 }
 
+// TestRuleKinds: executable, test and build-setting rules, and repository
+// rules.
+func TestRuleKinds(t *testing.T) {
+	ref, err := extract(t, map[string]string{
+		"rules/defs.bzl": `def _impl(ctx):
+    pass
+
+flag = rule(implementation = _impl, doc = "F.", build_setting = config.string_list(flag = True, repeatable = True))
+check_test = rule(implementation = _impl, doc = "T.", test = True)
+tool = rule(implementation = _impl, doc = "E.", executable = True)
+repo = repository_rule(implementation = _impl, doc = "R.", attrs = {"url": attr.string(doc = "U.", mandatory = True)})
+`,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range append(ref.Rules, ref.RepositoryRules...) {
+		got = append(got, fmt.Sprintf("%s executable=%v test=%v build_setting=%q attrs=%d", r.Name, r.Executable, r.Test, r.BuildSetting, len(r.Attrs)))
+	}
+	want := []string{
+		`check_test executable=false test=true build_setting="" attrs=0`,
+		`flag executable=false test=false build_setting="config.string_list(flag = True, repeatable = True)" attrs=0`,
+		`tool executable=true test=false build_setting="" attrs=0`,
+		`repo executable=false test=false build_setting="" attrs=1`,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestFunctionParams: parameters in the order of the def, defaults as
+// Starlark text.
+func TestFunctionParams(t *testing.T) {
+	ref, err := extract(t, map[string]string{
+		"rules/defs.bzl": `def f(a, b = Label("//x:y"), *args, c, d = {"k": [1, (2,)]}, **kwargs):
+    """F.
+
+    Args:
+      a: A.
+      b: B.
+      *args: More.
+      c: C.
+      d: D.
+      **kwargs: Rest.
+    """
+
+def g(a, *, b = None):
+    """G.
+
+    Args:
+      a: A.
+      b: B.
+    """
+`,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ref.Functions) != 2 {
+		t.Fatalf("got %d functions, want 2", len(ref.Functions))
+	}
+	for i, want := range [][]Param{
+		{{"a", "", "A."}, {"b", `Label("@r//x:y")`, "B."}, {"*args", "", "More."}, {"c", "", "C."}, {"d", `{"k": [1, (2,)]}`, "D."}, {"**kwargs", "", "Rest."}},
+		{{"a", "", "A."}, {"b", "None", "B."}},
+	} {
+		if got := ref.Functions[i].Params; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: got %+v, want %+v", ref.Functions[i].Name, got, want)
+		}
+	}
+}
+
 // TestMarkdown pins the whole output for a small rule set: every kind of
 // symbol, a symbol exported by two files, and verbatim docs.
 func TestMarkdown(t *testing.T) {
@@ -173,6 +308,9 @@ FIELDS = {
 ThingInfo = provider(doc = DOC, fields = FIELDS)
 `,
 		"rules/private/thing.bzl": `load(":providers.bzl", "ThingInfo")
+
+def _impl(ctx):
+    pass
 
 thing = rule(
     implementation = _impl,
@@ -320,10 +458,10 @@ func TestExtractErrors(t *testing.T) {
 
 load("@other//:defs.bzl", "OTHER_ATTRS")
 
-def make_attrs():
-    return {}
-
 ATTRS = {"a": attr.string(doc = "A.")}
+
+def _impl(ctx):
+    pass
 
 x = rule(
     implementation = _impl,
@@ -343,67 +481,51 @@ x = _x
 		want  []string // substrings of the error
 	}{
 		{
-			name:  "call of a user function",
-			files: rule("make_attrs()"),
-			want:  []string{"documenting x of rules/defs.bzl: rules/private/x.bzl:13: unsupported call of the function make_attrs in make_attrs()"},
-		},
-		{
 			name:  "merge with attributes from another repository",
 			files: rule("dict(ATTRS, **OTHER_ATTRS)"),
-			want:  []string{"rules/private/x.bzl:3: cannot follow OTHER_ATTRS: it comes from another repository (@other//:defs.bzl)"},
+			want:  []string{"rules/private/x.bzl:13: argument after ** must be a mapping, not OTHER_ATTRS (loaded from @other//:defs.bzl: another repository, not read by bzldoc)"},
 		},
 		{
 			name:  "unknown attribute type",
 			files: rule(`{"b": attr.regex(doc = "B.")}`),
-			want:  []string{"rules/private/x.bzl:13: unknown attribute type attr.regex"},
+			want:  []string{"rules/private/x.bzl:13: unknown attr.regex"},
 		},
 		{
 			name:  "public attribute without doc",
 			files: rule(`dict(ATTRS, b = attr.string())`),
-			want:  []string{"rules/private/x.bzl:13: rule x: attribute b has no doc"},
-		},
-		{
-			name:  "string formatting",
-			files: rule(`{"b": attr.string(doc = "B %s." % "x")}`),
-			want:  []string{"rules/private/x.bzl:13: unsupported operation string % string"},
+			want:  []string{"documenting x of rules/defs.bzl: rules/private/x.bzl:13: rule x: attribute b has no doc"},
 		},
 		{
 			name:  "undefined name",
 			files: rule(`dict(ATTRS, **MISSING)`),
-			want:  []string{"rules/private/x.bzl:13: MISSING is not defined"},
-		},
-		{
-			name: "mutated dict",
-			files: map[string]string{
-				"rules/defs.bzl": `ATTRS = {"a": attr.string(doc = "A.")}
-
-ATTRS.update({"b": attr.string(doc = "B.")})
-
-x = rule(implementation = _impl, doc = "X.", attrs = ATTRS)
-`,
-			},
-			want: []string{"rules/defs.bzl:1: ATTRS may be modified by the statement at line 3"},
+			want:  []string{"rules/private/x.bzl:13: undefined: MISSING"},
 		},
 		{
 			name: "exported constant and undocumented rule, reported together",
 			files: map[string]string{
 				"rules/defs.bzl": `VERSION = "1.0"
 
+def _impl(ctx):
+    pass
+
 x = rule(implementation = _impl)
 `,
 			},
 			want: []string{
 				"rules/defs.bzl:1: VERSION is a string; bzldoc documents rules",
-				"rules/defs.bzl:3: rule x has no doc",
+				"rules/defs.bzl:6: rule x has no doc",
 			},
 		},
 		{
 			name: "predeclared outputs",
 			files: map[string]string{
-				"rules/defs.bzl": `x = rule(implementation = _impl, doc = "X.", outputs = {"out": "%{name}.txt"})
+				"rules/defs.bzl": `def _impl(ctx):
+    pass
+
+x = rule(implementation = _impl, doc = "X.", outputs = {"out": "%{name}.txt"})
 `,
 			},
-			want: []string{"rules/defs.bzl:1: rule x: unsupported argument outputs"},
+			want: []string{"rules/defs.bzl:4: rule x: unsupported argument outputs"},
 		},
 		{
 			name: "provider without field docs",
@@ -437,12 +559,15 @@ x = rule(implementation = _impl)
 			want: []string{"rules/defs.bzl:1: function setup (def setup) has no docstring"},
 		},
 		{
-			name: "tuple assignment",
+			name: "provider with an initializer",
 			files: map[string]string{
-				"rules/defs.bzl": `XInfo, _new_xinfo = provider(doc = "X.", fields = {"a": "A."}, init = _init)
+				"rules/defs.bzl": `def _init(a):
+    return {"a": a}
+
+XInfo, _new_xinfo = provider(doc = "X.", fields = {"a": "A."}, init = _init)
 `,
 			},
-			want: []string{"rules/defs.bzl:1: XInfo is bound by a tuple assignment"},
+			want: []string{"rules/defs.bzl:4: provider XInfo: unsupported argument init"},
 		},
 		{
 			name: "loaded name that the file does not define",
@@ -454,7 +579,7 @@ x = rule(implementation = _impl)
 x = _x
 `,
 			},
-			want: []string{"rules/defs.bzl:1: //rules/private:x.bzl does not export x"},
+			want: []string{"rules/defs.bzl:1: load: name x not found in module //rules/private:x.bzl"},
 		},
 		{
 			name:  "code block in an attribute doc",

@@ -9,24 +9,25 @@ import (
 	"testing"
 
 	"github.com/bazelbuild/buildtools/build"
+	"github.com/rules-repro/rules_repro/tools/internal/fakebazel"
 	starjson "go.starlark.net/lib/json"
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 )
 
 // lockfileLabel is the lockfile of the tests, at lockfilePath.
-var lockfileLabel = &label{repo: "", pkg: "", name: "repro.lock.json"}
+var lockfileLabel = &label{Repo: "", Pkg: "", Name: "repro.lock.json"}
 
 const lockfilePath = "/workspace/repro.lock.json"
 
 // bzlmod runs the pins module extension on the lockfile, as `pins.lockfile(
 // name = "pins", lockfile = "//:repro.lock.json")` in MODULE.bazel does.
 func (w *world) bzlmod() error {
-	ext, ok := w.global("rules/extensions.bzl", "pins").(*moduleExtension)
-	if !ok || ext.tagClasses["lockfile"] == nil {
+	ext := w.extensionNamed("rules/extensions.bzl", "pins")
+	if ext.tagClasses["lockfile"] == nil {
 		w.t.Fatalf("rules/extensions.bzl: pins is not a module extension with a lockfile tag class")
 	}
-	tag, err := ext.tagClasses["lockfile"].tag(w.thread, map[string]starlark.Value{"name": starlark.String("pins"), "lockfile": lockfileLabel})
+	tag, err := w.tag(ext.tagClasses["lockfile"], map[string]starlark.Value{"name": starlark.String("pins"), "lockfile": lockfileLabel})
 	if err != nil {
 		w.t.Fatalf("pins.lockfile(name = \"pins\", lockfile = %s): %v", lockfileLabel, err)
 	}
@@ -47,7 +48,7 @@ func (w *world) workspace() error {
 	if _, err := w.call(reproPins, nil, kw("name", starlark.String("pins")), kw("lockfile", lockfileLabel)); err != nil {
 		return err
 	}
-	if len(w.declared) != 1 || w.declared[0].rule.name != "repro_pins_hub" {
+	if len(w.declared) != 1 || w.declared[0].rule.Exported != "repro_pins_hub" {
 		w.t.Fatalf("repro_pins declared %v", w.declared)
 	}
 	hub := w.declared[0]
@@ -151,7 +152,7 @@ func TestHostileLockfileRefusedOnBothPaths(t *testing.T) {
 				w := newWorld(t)
 				w.read[lockfilePath] = hostileLockfile(t, tc.lockfile)
 				err := w.declarePins(path)
-				var fe *FailError
+				var fe *fakebazel.FailError
 				if !errors.As(err, &fe) || !strings.Contains(fe.Msg, tc.want) {
 					t.Errorf("got %v\nwant fail() with %s", err, tc.want)
 				}
@@ -185,7 +186,7 @@ func TestLockCheckFailureStopsBothPaths(t *testing.T) {
 				t.Errorf("%s/%s: got %v, want no fail()", tc.name, path, describe(err))
 			}
 			for _, d := range w.declared {
-				if d.rule.name != "repro_pins_hub" {
+				if d.rule.Exported != "repro_pins_hub" {
 					t.Errorf("%s/%s: repositories declared although lock check failed: %v", tc.name, path, w.declared)
 				} else if err := w.fetch(d); err != nil {
 					t.Fatal(describe(err))
@@ -222,7 +223,7 @@ func TestBothPathsDeclareTheSameRepositories(t *testing.T) {
 			t.Errorf("%s: repro lock check was not run (commands: %q)", path, w.executed)
 		}
 		for _, d := range w.declared {
-			if d.rule.name == "repro_pins_hub" { // declared by the extension; the WORKSPACE file declares it itself
+			if d.rule.Exported == "repro_pins_hub" { // declared by the extension; the WORKSPACE file declares it itself
 				if path != "bzlmod" || d.name != "pins" || d.kwargs["lockfile"] != lockfileLabel {
 					t.Errorf("%s: hub %s", path, d)
 				}
@@ -240,7 +241,7 @@ func TestBothPathsDeclareTheSameRepositories(t *testing.T) {
 		}
 		// Fetch the image repository and check its BUILD file.
 		for _, d := range w.declared {
-			if d.rule.name != "repro_pinned_image" {
+			if d.rule.Exported != "repro_pinned_image" {
 				continue
 			}
 			if err := w.fetch(d); err != nil {
@@ -306,7 +307,7 @@ func TestHubFilesHoldHostileValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(describe(err))
 	}
-	lockfile := &label{repo: "", pkg: "third_party", name: "repro\"lock).json"}
+	lockfile := &label{Repo: "", Pkg: "third_party", Name: "repro\"lock).json"}
 	v, err := w.call(w.global("rules/private/pins_repo.bzl", "_hub_files"), starlark.Tuple{starlark.String("my-pins"), lockfile, images})
 	if err != nil {
 		t.Fatal(describe(err))
@@ -336,8 +337,8 @@ func TestHubFilesHoldHostileValues(t *testing.T) {
 	if got := goValue(defs["_LOCKFILE"]); got != lockfile.String() {
 		t.Errorf("_LOCKFILE = %q, want %q", got, lockfile.String())
 	}
-	if got := goValue(defs["_LOCKFILE_PATH"]); got != lockfile.name {
-		t.Errorf("_LOCKFILE_PATH = %q, want %q", got, lockfile.name)
+	if got := goValue(defs["_LOCKFILE_PATH"]); got != lockfile.Name {
+		t.Errorf("_LOCKFILE_PATH = %q, want %q", got, lockfile.Name)
 	}
 	// pinned_source, loaded from pins_error.bzl, is file-local (issue 10
 	// added FILES, _PROBLEM, _hub_label and pinned_file).
@@ -360,7 +361,7 @@ func TestHubFilesHoldHostileValues(t *testing.T) {
 	// rules_repro), which checks the values again and declares nothing
 	// from these.
 	_, err = w.call(repos["my_pins_repositories"], nil)
-	var fe *FailError
+	var fe *fakebazel.FailError
 	if !errors.As(err, &fe) || !strings.Contains(fe.Msg, "images.ok.image is "+starlark.String(hostile).String()) {
 		t.Errorf("my_pins_repositories(): got %v, want fail() naming images.ok.image", describe(err))
 	}
@@ -416,7 +417,7 @@ func TestNonCanonicalLockfileIsUsable(t *testing.T) {
 		}
 		n := 0
 		for _, d := range w.declared {
-			if d.rule.name == "repro_pinned_image" {
+			if d.rule.Exported == "repro_pinned_image" {
 				n++
 			}
 		}
@@ -449,7 +450,7 @@ func TestFilesDeclaredOnBothPaths(t *testing.T) {
 		}
 		var got []string
 		for _, d := range w.declared {
-			if d.rule.name == "repro_pins_hub" {
+			if d.rule.Exported == "repro_pins_hub" {
 				if err := w.fetch(d); err != nil {
 					t.Fatal(describe(err))
 				}

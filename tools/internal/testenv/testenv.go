@@ -47,13 +47,13 @@ const RequireEnv = "REPRO_REQUIRE_E2E"
 
 // aptPackages are the Debian packages the real-component tests and
 // e2e/lib/services.sh use.
-var aptPackages = []string{"docker-registry", "apache2-utils", "nginx", "curl", "openssl"}
+var aptPackages = []string{"docker-registry", "nginx", "curl", "openssl"}
 
 // InstallHint returns the command that installs the Debian packages these
-// helpers (and e2e/lib/services.sh) need: docker-registry for the registry,
-// apache2-utils for htpasswd (optional for Go tests, which fall back to a
-// built-in bcrypt), nginx for the Bazel remote cache, curl and openssl for
-// the shell helpers.
+// helpers (and e2e/lib/services.sh) need: docker-registry for the registry
+// (its htpasswd entries come from golang.org/x/crypto/bcrypt, in
+// registryconf), nginx for the Bazel remote cache, curl and openssl for the
+// shell helpers.
 func InstallHint() string {
 	return "apt-get update && apt-get install -y " + strings.Join(aptPackages, " ")
 }
