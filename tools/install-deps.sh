@@ -13,6 +13,8 @@ pkgs=(bazel-bootstrap bazel-skylib gcc g++ libc6-dev git jq umoci runc)
 pkgs+=(golang-1.19-go)
 if [[ $what == test ]]; then
 	pkgs+=(skopeo docker-registry nginx curl openssl podman libarchive-tools pigz zstd bash-static)
+	# e2e/lib/buildbarn.sh applies the patches shipped inside the Buildbarn modules.
+	pkgs+=(patch)
 fi
 
 missing=()
