@@ -17,15 +17,15 @@ examples/ (examples/ has its own WORKSPACE, so it is not part of
 
     load("@io_bazel_rules_go//go:deps.bzl", "go_local_sdk", "go_register_toolchains", "go_rules_dependencies")
 
-    go_rules_dependencies()
-
     go_local_sdk(name = "go_sdk", path = "/usr/lib/go-1.19")
-
-    go_register_toolchains()
 
     load("@bazel_gazelle//:deps.bzl", "gazelle_dependencies")
 
-    gazelle_dependencies(go_sdk = "go_sdk")
+    gazelle_dependencies(go_sdk = "go_sdk")  # first: its go_repository rules use the proxy
+
+    go_rules_dependencies()
+
+    go_register_toolchains()
 
 rules_go v0.34.0 and Gazelle v0.27.0 are the last releases that accept
 Bazel 4.2.x (rules_go 0.35 needs Bazel 5.1). Both come as the module zips of
@@ -148,10 +148,20 @@ def _vendor(rctx):
     })
     if not env.get("GOPROXY"):
         env["GOPROXY"] = _DEFAULT_GOPROXY
-    if not env.get("GOMODCACHE") and not env.get("GOPATH"):
-        env["GOPATH"] = str(rctx.path("_gopath"))
+
+    # The user's module cache ($HOME/go/pkg/mod unless GOMODCACHE or GOPATH
+    # say otherwise): it survives `bazel clean --expunge`, so a fetch after
+    # one works offline. Only without HOME, a temporary one (never inside
+    # the repository: Gazelle lists the repository's .go files).
+    tmp_gopath = None
+    if not env.get("GOMODCACHE") and not env.get("GOPATH") and not env.get("HOME"):
+        tmp_gopath = rctx.path("../%s.gopath" % rctx.name)
+        env["GOPATH"] = str(tmp_gopath)
     rctx.report_progress("go mod vendor (%s)" % rctx.attr.module)
     result = rctx.execute([go, "mod", "vendor"], environment = env, timeout = 1200)
+    if tmp_gopath:
+        rctx.execute(["chmod", "-R", "u+w", str(tmp_gopath)])
+        rctx.delete(tmp_gopath)
     if result.return_code:
         fail("go_module_archive %s: `go mod vendor` failed (it downloads %s's dependencies through GOPROXY=%s):\n%s" % (
             rctx.name,
