@@ -3,7 +3,7 @@
 #
 # usage: e2e/run.sh [TEST...]      (default: all, in order)
 #
-# Tests: reproducible stamping remote_cache judges multiplatform golden analysis binaries pins publish toolchain compat2
+# Tests: reproducible stamping remote_cache judges multiplatform golden analysis binaries pins publish toolchain compat2 modes
 # Later tests reuse the clones and builds of earlier ones.
 set -euo pipefail
 
@@ -26,6 +26,8 @@ source "$here/test_publish.sh"
 source "$here/test_toolchain.sh"
 # shellcheck source=e2e/test_compat2.sh
 source "$here/test_compat2.sh"
+# shellcheck source=e2e/test_modes.sh
+source "$here/test_modes.sh"
 
 cleanup() {
 	cleanup_bazel
@@ -40,7 +42,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-all=(reproducible stamping remote_cache judges multiplatform golden analysis binaries pins publish toolchain compat2)
+all=(reproducible stamping remote_cache judges multiplatform golden analysis binaries pins publish toolchain compat2 modes)
 tests=("${@:-${all[@]}}")
 failed=()
 for t in "${tests[@]}"; do
