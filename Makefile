@@ -2,8 +2,9 @@
 SHELL := /bin/bash
 GO ?= go
 
-# The tests need Go (go test, go vet, fuzzing); the demo does not: Bazel
-# downloads the pinned Go release that builds the helper and the example.
+# The tests need Go (go test, go vet, fuzzing); the demo does not need Go on
+# PATH: Bazel downloads the pinned Go release that builds the helper, and the
+# example's rules_go uses Debian's golang-1.19-go (installed by install-deps.sh).
 test deps test-go fuzz lint test-e2e bench bench-quick: export PATH := $(PATH):/usr/local/go/bin
 
 .PHONY: deps demo test test-go test-e2e lint fuzz bench bench-quick

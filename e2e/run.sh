@@ -3,7 +3,7 @@
 #
 # usage: e2e/run.sh [TEST...]      (default: all, in order)
 #
-# Tests: reproducible stamping remote_cache judges multiplatform golden analysis binaries pins publish toolchain compat2 modes
+# Tests: reproducible stamping remote_cache judges multiplatform golden analysis binaries pins publish toolchain compat2 modes gazelle monorepo remote_exec
 # Later tests reuse the clones and builds of earlier ones.
 set -euo pipefail
 
@@ -14,6 +14,8 @@ export E2E_TMP
 source "$here/lib/common.sh"
 # shellcheck source=e2e/lib/services.sh
 source "$here/lib/services.sh"
+# shellcheck source=e2e/lib/buildbarn.sh
+source "$here/lib/buildbarn.sh"
 # shellcheck source=e2e/test_binaries.sh
 source "$here/test_binaries.sh"
 # shellcheck source=e2e/test_bazel.sh
@@ -28,11 +30,20 @@ source "$here/test_toolchain.sh"
 source "$here/test_compat2.sh"
 # shellcheck source=e2e/test_modes.sh
 source "$here/test_modes.sh"
+# shellcheck source=e2e/test_gazelle.sh
+source "$here/test_gazelle.sh"
+# shellcheck source=e2e/test_monorepo.sh
+source "$here/test_monorepo.sh"
+# shellcheck source=e2e/test_remote_exec.sh
+source "$here/test_remote_exec.sh"
 
 cleanup() {
 	cleanup_bazel
 	stop_nginx_cache "$E2E_TMP/cache" >/dev/null 2>&1 || true
 	stop_registry "$E2E_TMP/registry" >/dev/null 2>&1 || true
+	stop_registry "$E2E_TMP/rx-registry" >/dev/null 2>&1 || true
+	buildbarn_stop "$E2E_TMP/buildbarn" >/dev/null 2>&1 || true
+	buildbarn_stop "$E2E_TMP/grpc-cache" >/dev/null 2>&1 || true
 	if [[ -z ${KEEP_E2E_TMP:-} ]]; then
 		chmod -R u+w "$E2E_TMP" 2>/dev/null || true
 		rm -rf "$E2E_TMP"
@@ -42,7 +53,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-all=(reproducible stamping remote_cache judges multiplatform golden analysis binaries pins publish toolchain compat2 modes)
+all=(reproducible stamping remote_cache judges multiplatform golden analysis binaries pins publish toolchain compat2 modes gazelle monorepo remote_exec)
 tests=("${@:-${all[@]}}")
 failed=()
 for t in "${tests[@]}"; do

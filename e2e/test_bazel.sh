@@ -109,7 +109,11 @@ test_remote_cache() {
 	ensure_clone "$B"
 	local cache
 	cache=$(start_nginx_cache "$E2E_TMP/cache") || fail "nginx cache did not start"
-	local rc=(--remote_cache="http://$cache")
+	# Only the remote cache (no Go disk cache, no no-cache tags), pre-filled
+	# with rules_go's actions so that clone A compiles no standard library;
+	# every image action must still run in A and come from nginx in B.
+	seed_go_cache "$E2E_TMP/cache/cache"
+	local rc=(--remote_cache="http://$cache" "${NO_GO_CACHE[@]}")
 	ebazel "$A/examples" clean >/dev/null 2>&1
 	build "$A" "${rc[@]}" "${TARGETS[@]}" || fail "build in $A with the remote cache"
 	ebazel "$B/examples" clean >/dev/null 2>&1
@@ -127,8 +131,34 @@ test_remote_cache() {
 	build "$B" "${rc[@]}" --remote_download_minimal "${TARGETS[@]}" || fail "build with --remote_download_minimal"
 	[[ ! -e $(image_file "$B/examples" app_layer.tar.gz) ]] || fail "--remote_download_minimal downloaded the layer blob"
 	log "--remote_download_minimal build passes without downloading layer blobs"
-	stamped_two_machines "$cache"
+	stamped_two_machines --remote_cache="http://$cache"
 	stop_nginx_cache "$E2E_TMP/cache"
+	grpc_remote_cache
+}
+
+# The same with a gRPC (REv2) remote cache: bb_storage alone
+# (e2e/lib/buildbarn.sh). Fill it from clone A; after bazel clean, clone B
+# gets every action from it, image actions included.
+grpc_remote_cache() {
+	local url
+	url=$(buildbarn_start_cache "$E2E_TMP/grpc-cache") || fail "bb_storage (gRPC cache) did not start"
+	ebazel "$A/examples" clean >/dev/null 2>&1
+	# Only the gRPC cache (no Go disk cache, no no-cache tags): clone A
+	# fills it with every action, rules_go's included.
+	build "$A" --remote_cache="$url" "${NO_GO_CACHE[@]}" "${TARGETS[@]}" || fail "build in $A with the gRPC cache"
+	ebazel "$B/examples" clean >/dev/null 2>&1
+	build "$B" --remote_cache="$url" "${NO_GO_CACHE[@]}" --execution_log_json_file="$E2E_TMP/exec-grpc.json" "${TARGETS[@]}" ||
+		fail "build in $B with the gRPC cache"
+	local line ran images
+	line=$(grep -E 'INFO: [0-9]+ process' "$E2E_TMP/last-build.log" | tail -1 | sed 's/.*INFO: //')
+	ran=$(jq -rs '[.[] | select(.remoteCacheHit != true) | .mnemonic + " (" + .runner + ")"] | join(", ")' "$E2E_TMP/exec-grpc.json")
+	[[ -z $ran ]] || fail "actions ran instead of coming from the gRPC cache: $ran ($line)"
+	images=$(jq -rs '[.[] | select(.mnemonic | startswith("Repro"))] | length' "$E2E_TMP/exec-grpc.json")
+	((images > 0)) || fail "no image actions in the execution log of the gRPC cache build"
+	[[ $(digest_of "$(image_file "$A/examples" image.digest)") == "$(digest_of "$(image_file "$B/examples" image.digest)")" ]] ||
+		fail "digest differs between the clone that filled the gRPC cache and the one that read it"
+	buildbarn_stop "$E2E_TMP/grpc-cache" || fail "stopping bb_storage"
+	log "gRPC cache (bb_storage at $url), second checkout after bazel clean: $line; all $images image actions were hits"
 }
 
 # Stamped builds share the cache: the same commit built stamped by two
@@ -137,18 +167,20 @@ test_remote_cache() {
 # every layer, image, index and layout action from the cache. Only the
 # small actions that read stable-status.txt (which holds BUILD_HOST and
 # BUILD_USER) run again.
+# usage: stamped_two_machines FLAG... (the flags naming the remote cache or
+# executor)
 stamped_two_machines() {
-	local cache=$1 ws user log
+	local ws
 	for ws in "$A" "$B"; do
 		ebazel "$ws/examples" clean >/dev/null 2>&1
 	done
-	(SOURCE_DATE_EPOCH=1700000000 ebazel "$A/examples" --host_jvm_args=-Duser.name=alice build --stamp --remote_cache="http://$cache" \
+	(SOURCE_DATE_EPOCH=1700000000 ebazel "$A/examples" --host_jvm_args=-Duser.name=alice build --stamp "$@" "${NO_GO_CACHE[@]}" \
 		--execution_log_json_file="$E2E_TMP/exec-a.json" "${TARGETS[@]}") >"$E2E_TMP/last-build.log" 2>&1 ||
 		{ cat "$E2E_TMP/last-build.log" >&2; fail "stamped build as alice"; }
 	# A UTS namespace gives the second Bazel server another host name.
 	cp "$(offline_rc)" "$B/examples/offline.bazelrc"
 	(cd "$B/examples" && SOURCE_DATE_EPOCH=1700000000 unshare --uts sh -c 'hostname e2e-second-machine && exec "$@"' _ \
-		bazel --host_jvm_args=-Xmx1g --host_jvm_args=-Duser.name=bob build --stamp --remote_cache="http://$cache" \
+		bazel --host_jvm_args=-Xmx1g --host_jvm_args=-Duser.name=bob build --stamp "$@" "${NO_GO_CACHE[@]}" \
 		--execution_log_json_file="$E2E_TMP/exec-b.json" "${TARGETS[@]}") >"$E2E_TMP/last-build.log" 2>&1 ||
 		{ cat "$E2E_TMP/last-build.log" >&2; fail "stamped build as bob on another host"; }
 	local sa sb

@@ -57,11 +57,12 @@ test_publish() {
 	# before 6.3 downloads runfiles only when they are ordinary runfiles).
 	local cache
 	cache=$(start_nginx_cache "$E2E_TMP/publish-cache") || fail "nginx cache did not start"
+	seed_go_cache "$E2E_TMP/publish-cache/cache" # rules_go's actions: no standard library compile
 	ebazel "$ex" clean >/dev/null 2>&1 # so that the next build runs (and uploads) every action
-	ebazel "$ex" build --remote_cache="http://$cache" //app:image.push >/dev/null 2>&1 || fail "filling the remote cache"
+	ebazel "$ex" build --remote_cache="http://$cache" "${NO_GO_CACHE[@]}" //app:image.push >/dev/null 2>&1 || fail "filling the remote cache"
 	want=$(digest_of "$(image_file "$ex" image.digest)")
 	ebazel "$ex" clean >/dev/null 2>&1
-	prun "$ex" --remote_cache="http://$cache" --remote_download_toplevel //app:image.push -- \
+	prun "$ex" --remote_cache="http://$cache" "${NO_GO_CACHE[@]}" --remote_download_toplevel //app:image.push -- \
 		--repository "$REG/rules-repro/toplevel" || fail "push after bazel clean with --remote_download_toplevel"
 	grep -q "remote cache hit" "$E2E_TMP/last-run.log" || fail "the push's inputs did not come from the remote cache"
 	[[ $(remote_digest "$REG/rules-repro/toplevel:latest") == "$want" ]] || fail "the image pushed from a remote-cache build differs"

@@ -6,12 +6,17 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-# No Go is needed: Bazel downloads the pinned Go release (by sha256) that
-# builds the repro helper and the example program.
+# No Go on PATH is needed: Bazel downloads the pinned Go release (by sha256)
+# that builds the repro helper; the example program is built with rules_go
+# and Debian's golang-1.19-go (/usr/lib/go-1.19), which install-deps.sh
+# installs.
 "$root/tools/install-deps.sh" demo
 
-# Debian's Bazel 4.2.3 works offline with three stub repositories.
-bash "$root/e2e/bazel/setup.sh" "$HOME/.cache/rules_repro/bazel-stubs" "$root/examples/offline.bazelrc" >/dev/null
+# Debian's Bazel 4.2.3 works offline with three stub repositories. The
+# example's rules_go actions (its Go standard library: minutes on a cold
+# machine) go to a disk cache shared with the e2e tests and other clones.
+RULES_REPRO_GO_CACHE=${RULES_REPRO_GO_CACHE-$HOME/.cache/rules_repro/rules_go-v0.34.0-go1.19-disk-cache} \
+	bash "$root/e2e/bazel/setup.sh" "$HOME/.cache/rules_repro/bazel-stubs" "$root/examples/offline.bazelrc" >/dev/null
 
 cd "$root/examples"
 echo "demo: building //app:image" >&2

@@ -8,8 +8,13 @@ set -euo pipefail
 
 what=${1:-test}
 pkgs=(bazel-bootstrap bazel-skylib gcc g++ libc6-dev git jq umoci runc)
+# The example (examples/) builds its Go program with rules_go 0.34, whose SDK
+# is Debian's Go 1.19 at /usr/lib/go-1.19 (not put on PATH).
+pkgs+=(golang-1.19-go)
 if [[ $what == test ]]; then
 	pkgs+=(skopeo docker-registry nginx curl openssl podman libarchive-tools pigz zstd bash-static)
+	# e2e/lib/buildbarn.sh applies the patches shipped inside the Buildbarn modules.
+	pkgs+=(patch)
 fi
 
 missing=()

@@ -21,6 +21,12 @@
 #                            (default: $HOME/.cache/rules_repro/bazel-repo-cache)
 #   RULES_REPRO_DISK_CACHE   if set, adds --disk_cache=DIR (off by default: e2e tests
 #                            want to observe real executions / remote-cache hits)
+#   RULES_REPRO_GO_CACHE     if set, a disk cache in DIR for rules_go's actions only
+#                            (mnemonics Go*: above all the standard library, compiled
+#                            per platform in minutes); every other action is tagged
+#                            no-cache, so tests still see the image actions execute.
+#                            A build that sets its own --remote_cache must add
+#                            `--disk_cache= --modify_execution_info=` (both off).
 set -euo pipefail
 
 cache_root="$HOME/.cache/rules_repro"
@@ -151,6 +157,12 @@ test --test_output=errors
 query --noshow_progress
 fetch --noshow_progress
 RC
+  if [[ -n "${RULES_REPRO_GO_CACHE:-}" ]]; then
+    echo "# rules_go's actions only (mnemonics Go*) in a disk cache shared by workspaces;"
+    echo "# no-cache keeps every other action out of it (and out of any remote cache)."
+    echo "build --disk_cache=$RULES_REPRO_GO_CACHE"
+    echo "build --modify_execution_info=^(?!Go).*\$=+no-cache"
+  fi
   if [[ -n "${RULES_REPRO_DISK_CACHE:-}" ]]; then
     echo "build --disk_cache=$RULES_REPRO_DISK_CACHE"
   fi

@@ -859,12 +859,28 @@ func runBazelSection(e *env, r *report) error {
 		p.touchedSame = d[k] == p.coldDigests[k]
 	}
 
+	// 4. Remote execution on a Buildbarn cluster, each pipeline on a fresh
+	// one: cold, no-op, one file changed, and from the cluster's cache.
+	if err := os.Remove(stampFile); err != nil {
+		return err
+	}
+	rx, err := runRemoteExec(e, b, m, filepath.Join(e.repo, "e2e", "lib"), filepath.Join(root, mode+"-buildbarn"), pipes, every,
+		func(p *bazelPipeline) error {
+			content := append(append([]byte(nil), original...), fmt.Sprintf("\n// changed by the benchmark (%s, remote execution)\n", p.id)...)
+			return os.WriteFile(changed, content, 0o644)
+		}, restore)
+	if err != nil {
+		restore()
+		return err
+	}
+
 	writeBazelReport(e, r, m, pipes, bazelExtras{
 		changed: relChanged, genTime: genTime, serverStart: serverStart, analysis: analysis,
 		helperCold: helperCold, helperWarm: helperWarm, uploaded: uploaded, logDir: logDir,
 		bazelVersion: packageVersion("bazel-bootstrap"), nginxVersion: packageVersion("nginx"),
 		snapshot: snap, snapshotFiles: nfiles,
 	})
+	writeRemoteReport(r, m, pipes, rx)
 	r.addCheck(true, "bazel: one file changed, only that image's rules_repro actions re-ran",
 		"%s, in each of %d run(s)", strings.Join(repro.expectIncr, ", "), len(repro.incr))
 	return nil

@@ -36,14 +36,37 @@ make_clone() {
 		fail "could not make a git clone in $dest"
 }
 
+# rules_go's actions (the Go standard library above all: minutes per
+# platform on 2 cores) are cached across clones, output bases and runs in a
+# disk cache keyed by the rules_go and SDK versions; no other action is
+# (setup.sh tags them no-cache), so tests still observe image actions run.
+# RULES_REPRO_GO_CACHE= (empty) turns it off.
+GO_CACHE=${RULES_REPRO_GO_CACHE-$HOME/.cache/rules_repro/rules_go-v0.34.0-go1.19-disk-cache}
+# Flags for a build that uses its own --remote_cache: no Go disk cache, no
+# no-cache tags, so every action goes through that remote cache.
+NO_GO_CACHE=(--disk_cache= --modify_execution_info=)
+
 # The offline bazelrc fragment (stubs for Debian's Bazel 4.2.3).
 offline_rc() {
 	local rc="$E2E_TMP/offline.bazelrc"
 	if [[ ! -f $rc ]]; then
-		bash "$E2E_ROOT/e2e/bazel/setup.sh" "$E2E_TMP/stubs" "$rc" >/dev/null 2>&1 ||
+		RULES_REPRO_GO_CACHE=$GO_CACHE bash "$E2E_ROOT/e2e/bazel/setup.sh" "$E2E_TMP/stubs" "$rc" >/dev/null 2>&1 ||
 			fail "e2e/bazel/setup.sh failed"
 	fi
 	echo "$rc"
+}
+
+# seed_go_cache DIR: copies the Go disk cache's entries (rules_go actions
+# only) into an HTTP remote cache's storage DIR (/ac/HASH, /cas/HASH), so a
+# cleaned workspace using that cache does not compile the standard library
+# again. Image actions are never in it: they still have to run once.
+seed_go_cache() {
+	local dir=$1 kind
+	[[ -n $GO_CACHE && -d $GO_CACHE ]] || return 0
+	for kind in ac cas; do
+		mkdir -p "$dir/$kind"
+		find "$GO_CACHE/$kind" -type f -exec cp -t "$dir/$kind" {} +
+	done
 }
 
 # ebazel DIR ARGS...: Bazel in workspace DIR. Each workspace path has its

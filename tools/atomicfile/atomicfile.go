@@ -347,12 +347,16 @@ func (g *Group) WriteFile(path string, data []byte) error {
 }
 
 // Commit moves every staged file into place, in the order they were
-// created. When one fails, the files not yet moved are removed.
+// created. When one fails, the files not yet moved are removed and the ones
+// already moved are deleted again, so no partial set of outputs is left.
 func (g *Group) Commit() error {
 	for i, f := range g.files {
 		if err := f.Commit(); err != nil {
 			for _, rest := range g.files[i+1:] {
 				rest.Abort()
+			}
+			for _, done := range g.files[:i] {
+				os.Remove(done.final)
 			}
 			return err
 		}

@@ -225,4 +225,19 @@ func TestGroupAllOrNone(t *testing.T) {
 	if got := top(t, dir); strings.Join(got, ",") != "a,b,c" {
 		t.Fatalf("after a failed Commit: %v (want no temporaries and no d)", got)
 	}
+
+	// The second file fails: the first, already moved, is deleted again.
+	var half Group
+	if err := half.WriteFile(filepath.Join(dir, "e"), []byte("E")); err != nil {
+		t.Fatal(err)
+	}
+	if err := half.WriteFile(filepath.Join(dir, "c"), []byte("C")); err != nil {
+		t.Fatal(err)
+	}
+	if err := half.Commit(); err == nil {
+		t.Fatal("Commit over a non-empty directory succeeded")
+	}
+	if got := top(t, dir); strings.Join(got, ",") != "a,b,c" {
+		t.Fatalf("after a half-failed Commit: %v (want no e and no temporaries)", got)
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/rules-repro/rules_repro/tools/atomicfile"
 	"github.com/rules-repro/rules_repro/tools/blob"
@@ -44,11 +43,12 @@ func Build(t *Tree, blobPath, descPath string, o BuildOptions) (*oci.LayerDescri
 		entries = len(nodes)
 		produce = func(w io.Writer) error { return writeNodes(w, nodes, &v.Tar) }
 	}
-	out, err := atomicfile.Create(blobPath)
+	var outs atomicfile.Group
+	defer outs.Abort()
+	out, err := outs.Create(blobPath)
 	if err != nil {
 		return nil, err
 	}
-	defer out.Abort()
 	// Encode writes the blob in chunks of hundreds of KiB: no buffering.
 	res, err := blob.Encode(pathWriter{out, blobPath}, o.Encoding, produce)
 	if err != nil {
@@ -65,28 +65,17 @@ func Build(t *Tree, blobPath, descPath string, o BuildOptions) (*oci.LayerDescri
 		CompatibilityVersion: v.Number,
 		Annotations:          ann,
 	}
-	var descOut *atomicfile.File
 	if descPath != "" {
 		data, err := json.MarshalIndent(desc, "", "  ")
 		if err != nil {
 			return nil, err
 		}
-		if descOut, err = atomicfile.Create(descPath); err != nil {
+		if err := outs.WriteFile(descPath, append(data, '\n')); err != nil {
 			return nil, err
 		}
-		defer descOut.Abort()
-		if _, err := descOut.Write(append(data, '\n')); err != nil {
-			return nil, fmt.Errorf("writing %s: %w", descPath, err)
-		}
 	}
-	if err := out.Commit(); err != nil {
+	if err := outs.Commit(); err != nil {
 		return nil, err
-	}
-	if descOut != nil {
-		if err := descOut.Commit(); err != nil {
-			os.Remove(blobPath)
-			return nil, err
-		}
 	}
 	return desc, nil
 }
