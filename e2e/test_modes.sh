@@ -39,7 +39,7 @@ BUILD
 
 test_modes() {
 	ensure_clone "$A"
-	local ws="$A/e2e/compat2" v la lb ia ib out
+	local ws="$A/e2e/compat2" v la lb ia ib out listing
 	rm -rf "$ws/modes"
 	modes_package "$ws/modes/checkout" 0755 0644
 	modes_package "$ws/modes/remote" 0644 0755
@@ -50,14 +50,17 @@ test_modes() {
 		lb=$(jq -r '.layers[-1].digest' "$(c2_out modes/remote/image .manifest.json)")
 		ia=$(digest_of "$(c2_out modes/checkout/image .digest)")
 		ib=$(digest_of "$(c2_out modes/remote/image .digest)")
+		# The listing is read whole first: `tar | grep -q` fails under
+		# pipefail when grep exits before tar has written everything.
+		listing=$(tar -tvzf "$(c2_out modes/remote/layer .tar.gz)") || fail "listing the version $v layer"
 		log "version $v: layer $la (checkout bits) / $lb (swapped bits); image $ia / $ib"
-		log "version $v, swapped bits: $(tar -tvzf "$(c2_out modes/remote/layer .tar.gz)" | awk '/app\/(run.sh|data.txt)$|bin\/sh$/ {printf "%s %s; ", $1, $NF}')"
+		log "version $v, swapped bits: $(awk '/app\/(run.sh|data.txt)$|bin\/sh$/ {printf "%s %s; ", $1, $NF}' <<<"$listing")"
 		if [[ $v == 1 ]]; then
 			# Version 1 (frozen) takes the x bits from disk: the bug
 			# version 2 fixes.
 			[[ $la != "$lb" ]] || fail "version 1 gave the same layer for other x bits; it is expected to take them from disk"
-			tar -tvzf "$(c2_out modes/remote/layer .tar.gz)" | grep -Eq '^-rwxr-xr-x .* app/data.txt$' ||
-				fail "version 1: app/data.txt (0755 on disk) is not 0755: $(tar -tvzf "$(c2_out modes/remote/layer .tar.gz)")"
+			grep -Eq '^-rwxr-xr-x .* app/data.txt$' <<<"$listing" ||
+				fail "version 1: app/data.txt (0755 on disk) is not 0755: $listing"
 			if out=$(run_layout "$(c2_out modes/remote/image "")" 2>&1); then
 				fail "version 1: the image whose script is 0644 on disk ran: [$out]"
 			fi
@@ -65,10 +68,8 @@ test_modes() {
 		else
 			[[ $la == "$lb" ]] || fail "version 2: the x bits on disk changed the layer: $la vs $lb: $(diff <(tar -tvzf "$(c2_out modes/checkout/layer .tar.gz)") <(tar -tvzf "$(c2_out modes/remote/layer .tar.gz)"))"
 			[[ $ia == "$ib" ]] || fail "version 2: the x bits on disk changed the image: $ia vs $ib"
-			tar -tvzf "$(c2_out modes/remote/layer .tar.gz)" | grep -Eq '^-rw-r--r-- .* app/data.txt$' ||
-				fail "version 2: app/data.txt is not 0644: $(tar -tvzf "$(c2_out modes/remote/layer .tar.gz)")"
-			tar -tvzf "$(c2_out modes/remote/layer .tar.gz)" | grep -Eq '^-rwxr-xr-x .* app/run.sh$' ||
-				fail "version 2: app/run.sh (#!) is not 0755: $(tar -tvzf "$(c2_out modes/remote/layer .tar.gz)")"
+			grep -Eq '^-rw-r--r-- .* app/data.txt$' <<<"$listing" || fail "version 2: app/data.txt is not 0644: $listing"
+			grep -Eq '^-rwxr-xr-x .* app/run.sh$' <<<"$listing" || fail "version 2: app/run.sh (#!) is not 0755: $listing"
 			out=$(run_layout "$(c2_out modes/remote/image "")") || fail "running the version 2 image built from a 0644 script: [$out]"
 			[[ $out == "data: from content" ]] || fail "version 2 image printed [$out], want [data: from content]"
 			log "runc ran the version 2 image built from a 0644 script: $out"
