@@ -77,3 +77,47 @@ test_modes() {
 	done
 	rm -rf "$ws/modes"
 }
+
+# test_modes_remote: the bug itself (bazel#12818) and its fix on a real
+# remote executor. The package with the checkout's x bits (script 0755,
+# data 0644) is built locally and then, after bazel clean, on the Buildbarn
+# cluster (test_remote_exec.sh's bb_cluster), under each version; the
+# layer listings and digests are compared. Run after (or instead of)
+# remote_exec: e2e/run.sh modes_remote.
+test_modes_remote() {
+	ensure_clone "$A"
+	local ws="$A/e2e/compat2" v url flags local_l remote_l local_list remote_list out
+	url=$(bb_cluster) || fail "the Buildbarn cluster did not start"
+	mapfile -t flags < <(buildbarn_bazel_flags "$BB_DIR")
+	flags+=("${NO_GO_CACHE[@]}")
+	rm -rf "$ws/modes"
+	modes_package "$ws/modes/checkout" 0755 0644
+	for v in 1 2; do
+		ebazel "$ws" clean >/dev/null 2>&1
+		c2_build --@rules_repro//rules/settings:compatibility_version=$v //modes/checkout:image || fail "local build, version $v"
+		local_l=$(jq -r '.layers[-1].digest' "$(c2_out modes/checkout/image .manifest.json)")
+		local_list=$(tar -tvzf "$(c2_out modes/checkout/layer .tar.gz)") || fail "listing the local layer"
+		ebazel "$ws" clean >/dev/null 2>&1
+		c2_build "${flags[@]}" --execution_log_json_file="$E2E_TMP/modes-exec.json" \
+			--@rules_repro//rules/settings:compatibility_version=$v //modes/checkout:image || fail "remote build on $url, version $v"
+		jq -es '[.[] | select(.mnemonic == "ReproLayer" and .runner == "remote")] | length > 0' "$E2E_TMP/modes-exec.json" >/dev/null ||
+			fail "version $v: the layer action did not run remotely: $(jq -rs '[.[] | .mnemonic + " (" + .runner + ")"] | join(", ")' "$E2E_TMP/modes-exec.json")"
+		remote_l=$(jq -r '.layers[-1].digest' "$(c2_out modes/checkout/image .manifest.json)")
+		remote_list=$(tar -tvzf "$(c2_out modes/checkout/layer .tar.gz)") || fail "listing the remote layer"
+		log "version $v: layer $local_l (local) / $remote_l (remote); app/data.txt: $(awk '/app\/data.txt$/ {print $1}' <<<"$local_list") local, $(awk '/app\/data.txt$/ {print $1}' <<<"$remote_list") remote"
+		if [[ $v == 1 ]]; then
+			# The bug, reproduced: the executor marks every input
+			# executable and version 1 (frozen) copies the bit. Without it
+			# this test could not tell version 2's fix from a no-op.
+			grep -Eq '^-rwxr-xr-x .* app/data.txt$' <<<"$remote_list" ||
+				fail "version 1: the remote layer's app/data.txt is not 0755, so this cluster does not reproduce bazel#12818: $remote_list"
+		else
+			[[ $local_l == "$remote_l" ]] || fail "version 2: the remote layer differs from the local one: $(diff <(echo "$local_list") <(echo "$remote_list"))"
+			out=$(run_layout "$(c2_out modes/checkout/image "")") || fail "running the remotely built version 2 image: [$out]"
+			[[ $out == "data: from content" ]] || fail "the remotely built version 2 image printed [$out]"
+			log "runc ran the remotely built version 2 image: $out"
+		fi
+	done
+	rm -rf "$ws/modes"
+	buildbarn_stop "$BB_DIR" || fail "stopping Buildbarn"
+}
