@@ -3,7 +3,7 @@
 #
 # usage: e2e/run.sh [TEST...]      (default: all, in order)
 #
-# Tests: reproducible stamping remote_cache judges multiplatform golden analysis binaries pins publish toolchain compat2 gazelle monorepo remote_exec
+# Tests: reproducible stamping remote_cache judges multiplatform golden analysis binaries pins publish toolchain compat2 modes gazelle monorepo remote_exec modes_remote
 # Later tests reuse the clones and builds of earlier ones.
 set -euo pipefail
 
@@ -28,6 +28,8 @@ source "$here/test_publish.sh"
 source "$here/test_toolchain.sh"
 # shellcheck source=e2e/test_compat2.sh
 source "$here/test_compat2.sh"
+# shellcheck source=e2e/test_modes.sh
+source "$here/test_modes.sh"
 # shellcheck source=e2e/test_gazelle.sh
 source "$here/test_gazelle.sh"
 # shellcheck source=e2e/test_monorepo.sh
@@ -51,7 +53,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-all=(reproducible stamping remote_cache judges multiplatform golden analysis binaries pins publish toolchain compat2 gazelle monorepo remote_exec)
+all=(reproducible stamping remote_cache judges multiplatform golden analysis binaries pins publish toolchain compat2 modes gazelle monorepo remote_exec modes_remote)
 tests=("${@:-${all[@]}}")
 failed=()
 for t in "${tests[@]}"; do

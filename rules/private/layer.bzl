@@ -328,7 +328,9 @@ LAYER_ATTRS = {
         doc = "Files to place in the image: label → path. A binary (a target with an executable, such as `sh_binary`, " +
               "`py_binary`, `go_binary`) puts its executable at exactly that path, whatever else its `DefaultInfo.files` holds. " +
               "Another label with one file goes to exactly that path; one with several files (or a directory) goes into that " +
-              "directory, each file under its base name. Executables keep their executable bit (0755; other files 0644).",
+              "directory, each file under its base name. Executables keep their executable bit (0755; other files 0644); under " +
+              "compatibility version 2 a file is 0755 when its content starts with `#!` or is an ELF program, else 0644, whatever " +
+              "its bits on disk (remote execution marks every input executable).",
         allow_files = True,
     ),
     "srcs": attr.label_list(

@@ -30,15 +30,20 @@
 //     given (the rules give the layer's Bazel label), comment "rules_repro";
 //     base history is kept as is.
 //
-// Version 2 is version 1 with three changes (docs/compatibility.md):
+// Version 2 is version 1 with four changes (docs/compatibility.md):
 // created_by never carries text the rules give (no Bazel label, so renaming
-// or moving a target keeps the digest); a layer may keep its file times at a
-// fixed value, recorded as a layer descriptor annotation; labels,
-// annotations and env expand {KEY} stamp variables.
+// or moving a target keeps the digest); a regular file read from disk gets
+// 0755 when its content starts with "#!" or "\x7fELF", else 0644, whatever
+// its permission bits (remote execution marks every input executable); a
+// layer may keep its file times at a fixed value, recorded as a layer
+// descriptor annotation; labels, annotations and env expand {KEY} stamp
+// variables.
 package compat
 
 import (
+	"bytes"
 	"fmt"
+	"io/fs"
 	"sort"
 	"strings"
 
@@ -73,6 +78,35 @@ type TarRules struct {
 	SymlinkMode int64
 	// WhiteoutMTime of .wh. entries (containerd writes the Unix epoch).
 	WhiteoutMTime int64
+	// ModeFromContent chooses the mode of a regular file read from disk
+	// (declared files, files of tree inputs and of --dir) from its first
+	// bytes (ContentMode) instead of its permission bits (DiskMode), so
+	// that the layer does not depend on the x bits of the machine that
+	// builds it: remote execution marks every input executable
+	// (bazelbuild/bazel#12818). Explicit modes and the modes of input tars
+	// are kept either way.
+	ModeFromContent bool
+}
+
+// DiskMode is the mode of a regular file read from disk with permission
+// bits perm under a version without ModeFromContent: ExecMode when any
+// executable bit is set, else FileMode.
+func (r *TarRules) DiskMode(perm fs.FileMode) int64 {
+	if perm&0o111 != 0 {
+		return r.ExecMode
+	}
+	return r.FileMode
+}
+
+// ContentMode is the mode of a regular file whose content starts with head
+// (its first 4 bytes are enough) under a version with ModeFromContent:
+// ExecMode for a script ("#!") or an ELF executable ("\x7fELF"), the files
+// a container can execute, else FileMode.
+func (r *TarRules) ContentMode(head []byte) int64 {
+	if bytes.HasPrefix(head, []byte("#!")) || bytes.HasPrefix(head, []byte("\x7fELF")) {
+		return r.ExecMode
+	}
+	return r.FileMode
 }
 
 // Version is one compatibility version.
@@ -122,6 +156,9 @@ var v1Compressions = []Compression{
 
 var v1Tar = TarRules{DirMode: 0o755, FileMode: 0o644, ExecMode: 0o755, SymlinkMode: 0o777, WhiteoutMTime: 0}
 
+// v2Tar is v1Tar with file modes from content, not from the disk's x bits.
+var v2Tar = TarRules{DirMode: 0o755, FileMode: 0o644, ExecMode: 0o755, SymlinkMode: 0o777, WhiteoutMTime: 0, ModeFromContent: true}
+
 var versions = map[int]*Version{
 	1: {
 		Number:             1,
@@ -134,9 +171,9 @@ var versions = map[int]*Version{
 	},
 	2: {
 		Number:             2,
-		Summary:            "version 1 without Bazel labels in history, optional fixed file times, {KEY} stamps in labels, annotations and env",
+		Summary:            "version 1 without Bazel labels in history, file modes from content, optional fixed file times, {KEY} stamps in labels, annotations and env",
 		Compressions:       v1Compressions,
-		Tar:                v1Tar,
+		Tar:                v2Tar,
 		HistoryComment:     "rules_repro",
 		HistoryFromLayer:   true,
 		FileMTime:          true,

@@ -56,6 +56,8 @@ var goldenNote = []string{
 	"links (hard links, symlinks, whiteouts, an opaque directory expanded against a lower layer), and",
 	"large (3000 files, about 8 MB of text and binary data, so that a compressor upgrade shows).",
 	"Versions with a fixed file time option (2 and later) add small and links built with --file-mtime 0.",
+	"Versions whose file modes come from content (2 and later) add disk-modes: files read from disk whose",
+	"permission bits disagree with their content (a script 0644, data 0755), as remote execution leaves them.",
 	"Each fixture becomes a layer (epoch 1700000000) under each compression and level; the layer goes",
 	"into a linux/amd64 image with fixed config fields, and an index over linux/amd64 and linux/arm64",
 	"images of the same layer. A released version's rows must never change: if this test fails, find",
@@ -163,6 +165,40 @@ func fixture(t *testing.T, name string) ([]layer.Entry, []string) {
 			{Type: "file", Path: "/var/cache/keep/new", Content: ptr("new")},
 			{Type: "file", Path: "/home/user/.profile", Content: ptr("export A=1\n")},
 		}, []string{lower}
+	case "disk-modes":
+		// Files read from disk (as the rules declare sources, runfiles and
+		// tree artifacts) with permission bits that disagree with their
+		// content, as remote execution leaves them (bazel#12818 marks every
+		// input executable): a version with ModeFromContent gives scripts and
+		// ELF programs 0755 and the rest 0644 whatever the bits.
+		dir := t.TempDir()
+		for _, f := range []struct {
+			name, content string
+			perm          os.FileMode
+		}{
+			{"tree/run.sh", "#!/bin/sh\necho golden\n", 0o644},
+			{"tree/prog", "\x7fELF\x02\x01\x01 golden", 0o600},
+			{"tree/data.txt", "golden data\n", 0o755},
+			{"tree/sub/empty", "", 0o777},
+			{"notes.md", "# golden\n", 0o755},
+		} {
+			p := filepath.Join(dir, filepath.FromSlash(f.name))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte(f.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(p, f.perm); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return []layer.Entry{
+			{Type: "file", Path: "/usr/bin/run", Source: filepath.Join(dir, "tree/run.sh")},
+			{Type: "file", Path: "/usr/share/doc/notes.md", Source: filepath.Join(dir, "notes.md")},
+			{Type: "file", Path: "/usr/share/doc/notes-exec.md", Source: filepath.Join(dir, "notes.md"), Mode: "0750"},
+			{Type: "tree", Path: "/app", Source: filepath.Join(dir, "tree")},
+		}, nil
 	case "large":
 		p := prng(42)
 		var es []layer.Entry
@@ -272,6 +308,7 @@ func TestGoldenMatrix(t *testing.T) {
 		have[r.key()] = r
 	}
 	added := 0
+	computed := map[string]bool{}
 	v1Layers := map[string]string{} // fixture/compression/level -> version 1's layer digest
 	for _, n := range compat.Supported() {
 		v, _ := compat.Lookup(n)
@@ -279,9 +316,13 @@ func TestGoldenMatrix(t *testing.T) {
 		if v.FileMTime {
 			fixtures = append(fixtures, "small"+fixedMTimeSuffix, "links"+fixedMTimeSuffix)
 		}
+		if v.Tar.ModeFromContent {
+			fixtures = append(fixtures, "disk-modes")
+		}
 		for _, fx := range fixtures {
 			for _, enc := range encodings {
 				got := computeRow(t, v, fx, enc)
+				computed[got.key()] = true
 				// Every version so far writes version 1's layer bytes for the
 				// same tree and times: only config, manifest and index differ.
 				lk := strings.TrimPrefix(got.key(), fmt.Sprintf("v%d/", n))
@@ -301,6 +342,13 @@ func TestGoldenMatrix(t *testing.T) {
 					t.Errorf("%s: digests changed\n got: %+v\nwant: %+v\nA released compatibility version's output must not change: find what changed the bytes.", got.key(), describe(got), describe(want))
 				}
 			}
+		}
+	}
+	// A row nothing computes any more means a version lost a behaviour
+	// that selects a fixture (such as Tar.ModeFromContent): a change.
+	for k := range have {
+		if !computed[k] {
+			t.Errorf("%s: golden row no longer computed: did the version lose the behaviour its fixture tests?", k)
 		}
 	}
 	if added > 0 {

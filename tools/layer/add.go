@@ -2,6 +2,7 @@ package layer
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -72,7 +73,7 @@ func (t *Tree) override(o *Override, where string) error {
 		return fail("a hard link (%s) shares the metadata of its target %q; override that path", n.where(), "/"+n.linkname)
 	}
 	if mode >= 0 {
-		n.mode = mode
+		n.mode, n.contentMode = mode, false
 	}
 	if o.UID != nil {
 		n.uid, n.gid, n.uname, n.gname = *o.UID, *o.GID, o.Uname, o.Gname
@@ -187,12 +188,20 @@ func (t *Tree) addEntry(e *Entry, where string) error {
 			if err != nil {
 				return fail("%v", err)
 			}
-			f.Close()
-			n.src, n.size = fileSource{e.Source}, fi.Size()
-			n.mode = t.opts.Version.Tar.FileMode
-			if fi.Mode().Perm()&0o111 != 0 {
-				n.mode = t.opts.Version.Tar.ExecMode
+			rules := &t.opts.Version.Tar
+			n.src, n.size, n.mode = fileSource{e.Source}, fi.Size(), rules.DiskMode(fi.Mode().Perm())
+			if rules.ModeFromContent {
+				// The file is open anyway (to fail early when it cannot be
+				// read): its first bytes choose the mode.
+				var head [4]byte
+				k, err := io.ReadFull(f, head[:])
+				if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+					f.Close()
+					return fail("reading %s: %v", e.Source, err)
+				}
+				n.mode = rules.ContentMode(head[:k])
 			}
+			f.Close()
 		default:
 			return fail("a file needs a source or content")
 		}
@@ -263,7 +272,7 @@ func (t *Tree) addEntry(e *Entry, where string) error {
 		return fail("unknown type %q (want one of file, dir, symlink, hardlink, whiteout, opaque, tar, tree)", e.Type)
 	}
 	if mode >= 0 {
-		n.mode = mode
+		n.mode, n.contentMode = mode, false
 	}
 	return t.insert(n)
 }
@@ -272,7 +281,9 @@ func (t *Tree) addEntry(e *Entry, where string) error {
 // content has no meaningful time of its own, so every entry gets the epoch;
 // modes are normalized to 0755 for directories and executables, 0644 for
 // other files, so that a checkout's umask or a build tool's read-only
-// outputs do not leak into the layer.
+// outputs do not leak into the layer. Under a version with
+// TarRules.ModeFromContent a file's mode comes from its first bytes, read
+// when the layer is written (see writeRegular), not from its x bits.
 //
 // Symlinks are followed: in Bazel's sandbox every file of an input
 // directory is a symlink to the real file, so a link stands for its target.
@@ -299,9 +310,10 @@ func (t *Tree) addTree(dir, prefix string, tmpl *node, origin string) error {
 		case m.IsDir():
 			n.kind, n.mode = kindDir, t.opts.Version.Tar.DirMode
 		case m.IsRegular():
-			n.kind, n.size, n.src, n.mode = kindFile, fi.Size(), fileSource{full}, t.opts.Version.Tar.FileMode
-			if m.Perm()&0o111 != 0 {
-				n.mode = t.opts.Version.Tar.ExecMode
+			rules := &t.opts.Version.Tar
+			n.kind, n.size, n.src, n.mode = kindFile, fi.Size(), fileSource{full}, rules.DiskMode(m.Perm())
+			if rules.ModeFromContent {
+				n.mode, n.contentMode = rules.FileMode, true
 			}
 		default:
 			return fmt.Errorf("%s: %s is a %s; a tree may only hold files and directories", origin, full, m.Type())
@@ -315,6 +327,8 @@ type inode struct{ dev, ino uint64 }
 // AddDir adds a directory tree from disk the way BuildKit's COPY and
 // rewrite-timestamp see it: modes as on disk, owner 0:0, times truncated to
 // whole seconds and clamped to the epoch, hard links detected by inode.
+// Under a version with TarRules.ModeFromContent, regular files take their
+// mode from their content instead (directories keep theirs).
 func (t *Tree) AddDir(dir string) error {
 	first := map[inode]*node{}
 	origin := "--dir " + dir
@@ -361,6 +375,11 @@ func (t *Tree) dirNode(dir, rel string, fi fs.FileInfo, first map[inode]*node, r
 		n.kind = kindDir
 	case m.IsRegular():
 		n.kind, n.size = kindFile, fi.Size()
+		if t.opts.Version.Tar.ModeFromContent {
+			// Not the disk's bits (nor setuid, setgid, sticky): the mode
+			// comes from the content when the layer is written.
+			n.mode, n.contentMode = t.opts.Version.Tar.FileMode, true
+		}
 		if st.nlink > 1 {
 			key := inode{st.dev, st.ino}
 			if f, ok := first[key]; ok {

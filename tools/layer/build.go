@@ -41,7 +41,7 @@ func Build(t *Tree, blobPath, descPath string, o BuildOptions) (*oci.LayerDescri
 			return nil, err
 		}
 		entries = len(nodes)
-		produce = func(w io.Writer) error { return writeNodes(w, nodes) }
+		produce = func(w io.Writer) error { return writeNodes(w, nodes, &v.Tar) }
 	}
 	var outs atomicfile.Group
 	defer outs.Abort()

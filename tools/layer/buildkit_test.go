@@ -125,6 +125,17 @@ func testBuildKitPublishedDigests(t *testing.T, v *compat.Version) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				if mode != "spec" && !modesFromContent(v, entries) {
+					// BuildKit takes a file's mode from the build context;
+					// a version with ModeFromContent takes it from the
+					// content. A tree on disk whose file modes are not the
+					// ones their content gives (0600, 0666 data files) cannot
+					// give BuildKit's layer: make sure it does not.
+					if d.Digest.String() == exp.Digest {
+						t.Errorf("got BuildKit's %s although the tree's file modes on disk differ from the modes of their content", d.Digest)
+					}
+					return
+				}
 				if d.Digest.String() != exp.Digest || d.Size != exp.Size {
 					t.Errorf("got %s (%d bytes), BuildKit published %s (%d bytes)", d.Digest, d.Size, exp.Digest, exp.Size)
 				}
@@ -134,4 +145,24 @@ func testBuildKitPublishedDigests(t *testing.T, v *compat.Version) {
 			})
 		}
 	}
+}
+
+// modesFromContent reports whether the files of a tree on disk get the
+// same modes under v as BuildKit gives them (their modes on disk): always
+// under a version without TarRules.ModeFromContent, else when every file's
+// mode is the one its content gives.
+func modesFromContent(v *compat.Version, entries []Entry) bool {
+	if !v.Tar.ModeFromContent {
+		return true
+	}
+	for _, e := range entries {
+		if e.Type != "file" {
+			continue
+		}
+		mode, _ := parseMode(e.Mode)
+		if mode != v.Tar.ContentMode([]byte(*e.Content)) {
+			return false
+		}
+	}
+	return true
 }

@@ -66,13 +66,8 @@ func (s *streamer) entry(rel string, fi fs.FileInfo, readlink func(string) (stri
 		}
 		hdr = header(n)
 	}
-	if err := s.tw.WriteHeader(hdr); err != nil {
-		return fmt.Errorf("%s: writing tar header: %w", n.where(), err)
-	}
-	if hdr.Typeflag == tar.TypeReg && hdr.Size > 0 {
-		if err := copyContent(s.tw, n, s.buf); err != nil {
-			return err
-		}
+	if err := writeEntry(s.tw, n, hdr, &s.t.opts.Version.Tar, s.buf); err != nil {
+		return err
 	}
 	s.count++
 	return nil

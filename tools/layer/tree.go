@@ -41,13 +41,16 @@ type node struct {
 	linkname     string
 	size         int64
 	src          source
-	xattrs       map[string]string
-	devmajor     int64
-	devminor     int64
-	origin       string // who declared it, for error messages (see where)
-	dirRoot      string // for entries of a directory on disk: the directory
-	implicit     bool   // a parent directory nobody declared
-	group        *linkGroup
+	// contentMode: mode is a placeholder until the content's first bytes
+	// are read (TarRules.ModeFromContent); see resolveMode.
+	contentMode bool
+	xattrs      map[string]string
+	devmajor    int64
+	devminor    int64
+	origin      string // who declared it, for error messages (see where)
+	dirRoot     string // for entries of a directory on disk: the directory
+	implicit    bool   // a parent directory nobody declared
+	group       *linkGroup
 }
 
 // where says who declared n, for error messages. For the entries of a
@@ -152,6 +155,12 @@ func (t *Tree) insert(n *node) error {
 		t.nodes[n.path] = n
 		return nil
 	}
+	// A duplicate is rare: read the modes that wait for the content now.
+	for _, m := range []*node{old, n} {
+		if err := t.resolveMode(m); err != nil {
+			return err
+		}
+	}
 	why, err := difference(old, n)
 	if err != nil {
 		return err
@@ -198,6 +207,30 @@ func difference(a, b *node) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// resolveMode sets the mode of a node whose mode comes from its content by
+// reading its first bytes (a separate open; the writer does it on the open
+// it needs anyway, see writeRegular).
+func (t *Tree) resolveMode(n *node) error {
+	if !n.contentMode {
+		return nil
+	}
+	var head [4]byte
+	k := 0
+	if n.size > 0 {
+		r, err := n.src.open()
+		if err != nil {
+			return fmt.Errorf("%s: %w", n.where(), err)
+		}
+		k, err = io.ReadFull(r, head[:])
+		r.Close()
+		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+			return fmt.Errorf("%s: reading %s: %w", n.where(), n.src.describe(), err)
+		}
+	}
+	n.mode, n.contentMode = t.opts.Version.Tar.ContentMode(head[:k]), false
+	return nil
 }
 
 func hashSource(n *node) ([]byte, error) {

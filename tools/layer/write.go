@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/rules-repro/rules_repro/tools/compat"
 )
 
 // WriteTar writes the layer tar for the tree to w, in walk order, with the
@@ -16,24 +18,29 @@ func (t *Tree) WriteTar(w io.Writer) (entries int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	return len(nodes), writeNodes(w, nodes)
+	return len(nodes), writeNodes(w, nodes, &t.opts.Version.Tar)
 }
 
-func writeNodes(w io.Writer, nodes []*node) error {
+func writeNodes(w io.Writer, nodes []*node, rules *compat.TarRules) error {
 	tw := tar.NewWriter(w)
 	buf := make([]byte, 256*1024)
 	for _, n := range nodes {
-		hdr := header(n)
-		if err := tw.WriteHeader(hdr); err != nil {
-			return fmt.Errorf("%s: writing tar header: %w", n.where(), err)
-		}
-		if hdr.Typeflag == tar.TypeReg && hdr.Size > 0 {
-			if err := copyContent(tw, n, buf); err != nil {
-				return err
-			}
+		if err := writeEntry(tw, n, header(n), rules, buf); err != nil {
+			return err
 		}
 	}
 	return tw.Close()
+}
+
+// writeEntry writes hdr, the header of n, and for a regular file its content.
+func writeEntry(tw *tar.Writer, n *node, hdr *tar.Header, rules *compat.TarRules, buf []byte) error {
+	if hdr.Typeflag == tar.TypeReg && n.kind != kindWhiteout {
+		return writeRegular(tw, n, hdr, rules, buf)
+	}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("%s: writing tar header: %w", n.where(), err)
+	}
+	return nil
 }
 
 // header builds the tar header of n. A member of a hard link group that is
@@ -105,33 +112,73 @@ func (g *linkGroup) leader() *node {
 	return best
 }
 
-// copyContent writes the content of n's source: exactly its recorded size,
-// or an error naming the source when it is shorter or longer. Each read asks
-// for one byte more than what is left, so a file that has not grown ends
-// with a short read and needs no extra read to find its end: a small file
-// costs one read.
-func copyContent(w io.Writer, n *node, buf []byte) error {
+// writeRegular writes hdr and the content of the regular file n: exactly
+// its recorded size, or an error naming the source when it is shorter or
+// longer. Each read asks for one byte more than what is left, so a file that
+// has not grown ends with a short read and needs no extra read to find its
+// end: a small file costs one read.
+//
+// When the file's mode comes from its content (TarRules.ModeFromContent),
+// the first read happens before the header is written, and the mode is
+// chosen from the bytes it returned: the content is opened once, as for
+// any other file.
+func writeRegular(tw *tar.Writer, n *node, hdr *tar.Header, rules *compat.TarRules, buf []byte) error {
 	data := n
 	if n.group != nil {
 		data = n.group.data
+	}
+	if hdr.Size == 0 {
+		if data.contentMode {
+			data.mode, data.contentMode = rules.ContentMode(nil), false
+			hdr.Mode = data.mode
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return fmt.Errorf("%s: writing tar header: %w", n.where(), err)
+		}
+		return nil
 	}
 	r, err := data.src.open()
 	if err != nil {
 		return fmt.Errorf("%s: %w", data.where(), err)
 	}
 	defer r.Close()
+	// head: bytes read into buf before the header was written, with the
+	// error of that read.
+	head, headErr, peeked := 0, error(nil), false
+	if data.contentMode {
+		want := min(int64(len(buf)), data.size+1)
+		need := min(4, data.size)
+		for int64(head) < need && headErr == nil {
+			k, err := r.Read(buf[head:want])
+			head, headErr = head+k, err
+			if k == 0 && err == nil {
+				break
+			}
+		}
+		data.mode, data.contentMode, peeked = rules.ContentMode(buf[:head]), false, true
+		hdr.Mode = data.mode
+	}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("%s: writing tar header: %w", n.where(), err)
+	}
 	var written int64
 	for {
 		want := int64(len(buf))
 		if left := data.size - written; left < want {
 			want = left + 1
 		}
-		k, err := r.Read(buf[:want])
+		var k int
+		var err error
+		if peeked {
+			k, err, peeked = head, headErr, false
+		} else {
+			k, err = r.Read(buf[:want])
+		}
 		if written+int64(k) > data.size {
 			return fmt.Errorf("%s: %s grew while the layer was written", data.where(), data.src.describe())
 		}
 		if k > 0 {
-			if _, werr := w.Write(buf[:k]); werr != nil {
+			if _, werr := tw.Write(buf[:k]); werr != nil {
 				return fmt.Errorf("%s: reading %s: %w", data.where(), data.src.describe(), werr)
 			}
 			written += int64(k)

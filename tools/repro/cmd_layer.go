@@ -26,7 +26,7 @@ func cmdLayer(args []string, stdout io.Writer) error {
 		ver                                      versionFlag
 	)
 	fs.StringVar(&spec, "spec", "", "layer spec (JSON) declaring the entries")
-	fs.StringVar(&dir, "dir", "", "build the layer from this directory: modes from the files, owner 0:0, times clamped to the epoch")
+	fs.StringVar(&dir, "dir", "", "build the layer from this directory: modes from the files (under compatibility version 2 a regular file's mode comes from its content: 0755 for #! or ELF, else 0644), owner 0:0, times clamped to the epoch")
 	fs.StringVar(&output, "output", "", "where to write the layer blob")
 	fs.StringVar(&descriptor, "descriptor", "", "where to write the descriptor JSON (mediaType, digest, size, diff_id)")
 	fs.StringVar(&compression, "compression", "gzip", "gzip, zstd or none")
