@@ -169,7 +169,7 @@ test_monorepo() {
 
 	# a. rules_go: go_binary + go_library + data through rules_go's runfiles
 	# package (go/tools/bazel in v0.34.0), pure Go on no base.
-	readelf -l "$bin/goapp/cmd/hello/hello_/hello" | grep -q 'Requesting program interpreter' && fail "the pure go_binary has a program interpreter"
+	grep -q 'Requesting program interpreter' <<<"$(readelf -l "$bin/goapp/cmd/hello/hello_/hello")" && fail "the pure go_binary has a program interpreter"
 	[[ $(jq '.layers | length' "$bin/goapp/cmd/hello/image.manifest.json") == 2 ]] || fail "the Go image has a base layer"
 	out=$(mono_run "$ws" //goapp/cmd/hello:image 'go linux/amd64: hello from a go_library data file \(read from /app/hello\.runfiles/repro_monorepo_e2e/goapp/greeting/greeting\.txt\)') || exit 1
 	log "runc //goapp/cmd/hello:image (no base): $out"
@@ -191,8 +191,8 @@ test_monorepo() {
 
 	# d. C++: static on an empty base, dynamic on the Debian base; the
 	# dynamic one on an empty base fails as the docs say.
-	readelf -l "$bin/cc/hello_static" | grep -q 'Requesting program interpreter' && fail "hello_static has a program interpreter: not static"
-	readelf -l "$bin/cc/hello_dynamic" | grep -q 'Requesting program interpreter: /lib64/ld-linux-x86-64.so.2' || fail "hello_dynamic is not dynamically linked"
+	grep -q 'Requesting program interpreter' <<<"$(readelf -l "$bin/cc/hello_static")" && fail "hello_static has a program interpreter: not static"
+	grep -q 'Requesting program interpreter: /lib64/ld-linux-x86-64.so.2' <<<"$(readelf -l "$bin/cc/hello_dynamic")" || fail "hello_dynamic is not dynamically linked"
 	[[ $(jq '.layers | length' "$bin/cc/static_image.manifest.json") == 2 ]] || fail "static_image has a base layer: $(jq -c .layers "$bin/cc/static_image.manifest.json")"
 	out=$(mono_run "$ws" //cc:static_image 'c\+\+: hello from a cc_library, linked static') || exit 1
 	log "runc //cc:static_image (no base): $out"

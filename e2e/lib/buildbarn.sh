@@ -405,7 +405,7 @@ EOC
 	# Ready when the scheduler's admin page lists the worker's platform queue.
 	for ((i = 0; i < 1200; i++)); do
 		_svc_alive "$pid" || break
-		if curl -s --max-time 2 "http://127.0.0.1:$admin/" | grep -q "$BUILDBARN_INSTANCE"; then
+		if grep -q "$BUILDBARN_INSTANCE" <<<"$(curl -s --max-time 2 "http://127.0.0.1:$admin/")"; then
 			_bb_publish "$dir" "$frontend" "$fmetrics"
 			return 0
 		fi
