@@ -1,6 +1,7 @@
 """Implementation of repro_image."""
 
 load("//rules/private:common.bzl", "COMMON_ATTRS", "COMPRESSIONS", "add_epoch_args", "compatibility_version", "is_stamped", "param_args", "run_repro", "stable_label", "stamp_keys", "version_has")
+load("//rules/private:formats.bzl", "OUTPUT_FORMATS")
 load("//rules/private:layer.bzl", "build_layer")
 load("//rules/private:toolchain.bzl", "TOOLCHAIN_TYPE")
 load("//rules/private/common:blobs.bzl", "blob_args", "blob_inputs", "blob_sources", "image_info", "merge_blob_sources")
@@ -185,8 +186,8 @@ def _shallow_failure(ctx, out, kind):
         progress_message = "Checking base layers of %s" % ctx.label,
     )
 
-def materialize(ctx, name, descriptor, sources, extra_blobs, repo_tags = [], materialize_docker = True):
-    """Declares the layout, OCI archive and docker archive actions.
+def materialize(ctx, name, descriptor, sources, extra_blobs, repo_tags = [], index = False):
+    """Declares the actions that write the image or index in each output format (formats.bzl).
 
     Args:
       ctx: the rule context.
@@ -195,34 +196,34 @@ def materialize(ctx, name, descriptor, sources, extra_blobs, repo_tags = [], mat
       sources: where the blobs are (see blob_sources).
       extra_blobs: other blob Files (manifests, configs, index).
       repo_tags: tags of the docker archive.
-      materialize_docker: whether to write a docker archive.
+      index: True for an index: only the formats with for_index.
 
     Returns:
-      (layout directory, OCI archive, docker archive or None).
+      A dict from output group name to the output File.
     """
     inputs = depset(
         [descriptor] + extra_blobs,
         transitive = [blob_inputs(sources)],
     )
-    outputs = []
-    kinds = [
-        ("layout", ctx.actions.declare_directory(name), "ReproLayout"),
-        ("oci-archive", ctx.actions.declare_file(name + ".tar"), "ReproOciArchive"),
-    ]
-    if materialize_docker:
-        kinds.append(("docker-archive", ctx.actions.declare_file(name + ".docker.tar"), "ReproDockerArchive"))
-    for kind, out, mnemonic in kinds:
-        outputs.append(out)
+    outputs = {}
+    for fmt in OUTPUT_FORMATS:
+        if index and not fmt.for_index:
+            continue
+        if fmt.directory:
+            out = ctx.actions.declare_directory(name + fmt.extension)
+        else:
+            out = ctx.actions.declare_file(name + fmt.extension)
+        outputs[fmt.output_group] = out
         if sources.shallow:
-            _shallow_failure(ctx, out, kind)
+            _shallow_failure(ctx, out, fmt.name)
             continue
         args = param_args(ctx)
-        args.add(kind)
+        args.add(fmt.name)
         args.add("--descriptor", descriptor)
         args.add_all(extra_blobs, before_each = "--blob")
         args.add_all(blob_args(sources))
         args.add("--output", out.path)
-        if kind == "docker-archive":
+        if fmt.docker:
             args.add_all(repo_tags, before_each = "--tag")
         else:
             # Tools such as umoci address an image in a layout by this name.
@@ -232,11 +233,9 @@ def materialize(ctx, name, descriptor, sources, extra_blobs, repo_tags = [], mat
             arguments = [args],
             inputs = inputs,
             outputs = [out],
-            mnemonic = mnemonic,
-            progress_message = "Writing %s of %s" % (kind, ctx.label),
+            mnemonic = fmt.mnemonic,
+            progress_message = "Writing %s of %s" % (fmt.name, ctx.label),
         )
-    if not materialize_docker:
-        outputs.append(None)
     return outputs
 
 def _image_impl(ctx):
@@ -317,7 +316,7 @@ def _image_impl(ctx):
 
     own = depset([struct(descriptor = layer.info.descriptor, blob = layer.info.blob, rebuild = layer.info.rebuild) for layer in layers])
     sources = merge_blob_sources([blob_sources(blobs = own)] + ([base] if base else []))
-    layout, oci_archive, docker_archive = materialize(ctx, ctx.label.name, descriptor, sources, [manifest, config], ctx.attr.repo_tags)
+    outputs = materialize(ctx, ctx.label.name, descriptor, sources, [manifest, config], ctx.attr.repo_tags)
     source_repos = depset()
     if base:
         source_repos = depset([base.source_repository] if base.source_repository else [], transitive = [base.source_repositories])
@@ -336,16 +335,14 @@ def _image_impl(ctx):
         # layer bytes the build does not have: the default output is then the
         # digest and descriptor, and the layout is an output group that fails
         # with a message saying how to fetch the layers.
-        DefaultInfo(files = depset([digest, descriptor] if sources.shallow else [layout])),
+        DefaultInfo(files = depset([digest, descriptor] if sources.shallow else [outputs["layout"]])),
         info,
         OutputGroupInfo(
-            layout = depset([layout]),
-            oci_archive = depset([oci_archive]),
-            docker_archive = depset([docker_archive]),
             digest = depset([digest]),
             descriptor = depset([descriptor]),
             manifest = depset([manifest]),
             config = depset([config]),
+            **{group: depset([out]) for group, out in outputs.items()}
         ),
     ]
 

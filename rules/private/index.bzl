@@ -67,15 +67,14 @@ def _index_impl(ctx):
 
     extra = [index] + [i.manifest for i in infos] + [i.config for i in infos]
     sources = merge_blob_sources(infos)
-    layout, oci_archive, _ = materialize(ctx, ctx.label.name, descriptor, sources, extra, materialize_docker = False)
+    outputs = materialize(ctx, ctx.label.name, descriptor, sources, extra, index = True)
     return [
-        DefaultInfo(files = depset([digest, descriptor] if sources.shallow else [layout])),
+        DefaultInfo(files = depset([digest, descriptor] if sources.shallow else [outputs["layout"]])),
         ImageIndexInfo(index = index, descriptor = descriptor, digest = digest, images = infos, compatibility_version = version),
         OutputGroupInfo(
-            layout = depset([layout]),
-            oci_archive = depset([oci_archive]),
             digest = depset([digest]),
             descriptor = depset([descriptor]),
+            **{group: depset([out]) for group, out in outputs.items()}
         ),
     ]
 

@@ -13,12 +13,13 @@ import (
 )
 
 func init() {
-	register(command{"layout", "write an OCI image layout directory for an image or index", func(a []string, w io.Writer) error { return cmdMaterialize("layout", a, w) }})
-	register(command{"oci-archive", "write an OCI archive (tar of a layout) for an image or index", func(a []string, w io.Writer) error { return cmdMaterialize("oci-archive", a, w) }})
-	register(command{"docker-archive", "write a `docker load` / `podman load` archive for an image", func(a []string, w io.Writer) error { return cmdMaterialize("docker-archive", a, w) }})
+	for _, f := range oci.OutputFormats {
+		register(command{f.Name, f.Summary, func(a []string, w io.Writer) error { return cmdMaterialize(f, a, w) }})
+	}
 }
 
-func cmdMaterialize(kind string, args []string, stdout io.Writer) error {
+func cmdMaterialize(format oci.OutputFormat, args []string, stdout io.Writer) error {
+	kind := format.Name
 	fs := newFlags(kind, kind+" --descriptor DESC.json --output PATH [--blob FILE] [--layer DESC=BLOB] [--blobs-from LAYOUT] [flags]", stdout)
 	var (
 		descPath, output, refName, platform string
@@ -28,7 +29,7 @@ func cmdMaterialize(kind string, args []string, stdout io.Writer) error {
 	fs.StringVar(&descPath, "descriptor", "", "descriptor JSON of the image or index (from 'repro image' or 'repro index')")
 	fs.StringVar(&output, "output", "", "output path")
 	fs.StringVar(&refName, "ref-name", "", "name recorded in index.json (org.opencontainers.image.ref.name)")
-	if kind == "docker-archive" {
+	if format.Docker {
 		fs.Var(&tags, "tag", "repository:tag to load the image as (repeatable)")
 		fs.StringVar(&platform, "platform", "", "for an index: the platform to load (default: this machine's, "+runtime.GOOS+"/"+runtime.GOARCH+")")
 	}
@@ -48,10 +49,10 @@ func cmdMaterialize(kind string, args []string, stdout io.Writer) error {
 		return err
 	}
 	root := specs.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, Platform: d.Platform}
-	switch kind {
-	case "layout":
+	switch {
+	case format.Directory:
 		return oci.WriteLayout(output, root, set, refName)
-	case "docker-archive":
+	case format.Docker:
 		if oci.IsIndex(root.MediaType) {
 			if root, err = selectPlatform(set, root, platform); err != nil {
 				return err
