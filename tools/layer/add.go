@@ -231,7 +231,7 @@ func (t *Tree) addEntry(e *Entry, where string) error {
 		if err := allow(); err != nil {
 			return err
 		}
-		n.kind, n.mtime = kindWhiteout, t.opts.Version.Tar.WhiteoutMTime
+		n.kind = kindWhiteout
 	case "opaque":
 		if err := allow(owner...); err != nil {
 			return err

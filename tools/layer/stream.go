@@ -55,7 +55,7 @@ func (s *streamer) entry(rel string, fi fs.FileInfo, readlink func(string) (stri
 	var hdr *tar.Header
 	if n.kind == kindHardlink {
 		leader := s.leaders[n.linkname]
-		hdr = header(leader)
+		hdr = header(leader, &s.t.opts.Version.Tar)
 		hdr.Name, hdr.Typeflag, hdr.Linkname, hdr.Size = n.path, tar.TypeLink, leader.path, 0
 	} else {
 		if n.kind == kindFile {
@@ -64,7 +64,7 @@ func (s *streamer) entry(rel string, fi fs.FileInfo, readlink func(string) (stri
 				s.leaders[n.path] = n // later paths to this inode link to it
 			}
 		}
-		hdr = header(n)
+		hdr = header(n, &s.t.opts.Version.Tar)
 	}
 	if err := writeEntry(s.tw, n, hdr, &s.t.opts.Version.Tar, s.buf); err != nil {
 		return err

@@ -182,7 +182,7 @@ func difference(a, b *node) (string, error) {
 		return fmt.Sprintf("owners (%d:%d, %d:%d)", a.uid, a.gid, b.uid, b.gid), nil
 	case a.uname != b.uname || a.gname != b.gname:
 		return fmt.Sprintf("owner names (%q:%q, %q:%q)", a.uname, a.gname, b.uname, b.gname), nil
-	case a.mtime != b.mtime:
+	case a.kind != kindWhiteout && a.mtime != b.mtime: // a whiteout's mtime is the version's (header)
 		return fmt.Sprintf("modification times (%d, %d)", a.mtime, b.mtime), nil
 	case a.linkname != b.linkname:
 		return fmt.Sprintf("link targets (%q, %q)", a.linkname, b.linkname), nil

@@ -25,7 +25,7 @@ func writeNodes(w io.Writer, nodes []*node, rules *compat.TarRules) error {
 	tw := tar.NewWriter(w)
 	buf := make([]byte, 256*1024)
 	for _, n := range nodes {
-		if err := writeEntry(tw, n, header(n), rules, buf); err != nil {
+		if err := writeEntry(tw, n, header(n, rules), rules, buf); err != nil {
 			return err
 		}
 	}
@@ -45,11 +45,12 @@ func writeEntry(tw *tar.Writer, n *node, hdr *tar.Header, rules *compat.TarRules
 
 // header builds the tar header of n. A member of a hard link group that is
 // not the first in walk order becomes a TypeLink to the first.
-func header(n *node) *tar.Header {
+func header(n *node, rules *compat.TarRules) *tar.Header {
 	if n.kind == kindWhiteout {
 		// As containerd's ChangeWriter: a regular empty file, mode 0, owner
-		// 0:0, mtime 1970-01-01 (not clamped: it is already the minimum).
-		return &tar.Header{Typeflag: tar.TypeReg, Name: whiteoutName(n.path), ModTime: time.Unix(0, 0), Format: tar.FormatPAX}
+		// 0:0, the version's whiteout mtime (not clamped), whether the
+		// whiteout was declared, came from an input tar or was expanded.
+		return &tar.Header{Typeflag: tar.TypeReg, Name: whiteoutName(n.path), ModTime: time.Unix(rules.WhiteoutMTime, 0), Format: tar.FormatPAX}
 	}
 	data := n
 	if n.group != nil {
