@@ -430,26 +430,6 @@ buildbarn_bazel_flags() {
 	done
 }
 
-# _bb_kill_wait PID...: SIGTERM, then SIGKILL after 2s; waits until gone.
-# Buildbarn's servers drain their gRPC streams on SIGTERM (the worker's
-# long-polling synchronisation keeps the scheduler waiting), which takes
-# longer than a test should; their state is thrown away anyway.
-_bb_kill_wait() {
-	local pid i alive
-	kill -TERM "$@" 2>/dev/null
-	for ((i = 0; i < 100; i++)); do
-		alive=0
-		for pid in "$@"; do
-			_svc_alive "$pid" && alive=1
-		done
-		((alive)) || return 0
-		((i == 40)) && kill -KILL "$@" 2>/dev/null
-		sleep 0.05
-	done
-	_bb_err "pids $* survived SIGKILL"
-	return 1
-}
-
 buildbarn_stop() {
 	local dir=${1:?usage: buildbarn_stop DIR} name pid pids=() rc=0
 	# Workers and runners first (and the actions they run), then the rest.
@@ -466,7 +446,10 @@ buildbarn_stop() {
 		fi
 	done
 	if ((${#pids[@]})); then
-		_bb_kill_wait "${pids[@]}" || rc=1
+		# Buildbarn's servers drain their gRPC streams on SIGTERM (the
+		# worker's long-polling keeps the scheduler waiting), longer than a
+		# test should wait; their state is thrown away anyway.
+		_svc_kill_wait --grace 2 "${pids[@]}" || rc=1
 	fi
 	for name in worker runner frontend scheduler storage; do
 		rm -f "$dir/$name.pid"

@@ -96,11 +96,17 @@ _svc_children() {
 	done
 }
 
-# _svc_kill_wait PID...: SIGTERM, wait up to 10s, then SIGKILL and wait.
+# _svc_kill_wait [--grace SECONDS] PID...: SIGTERM, wait up to SECONDS
+# (default 10), then SIGKILL and wait. A SIGKILL after the default grace is
+# worth a message; a shorter grace means the caller expects it.
 _svc_kill_wait() {
-	local pid i alive
+	local grace=10 pid i alive
+	if [[ $1 == --grace ]]; then
+		grace=$2
+		shift 2
+	fi
 	kill -TERM "$@" 2>/dev/null
-	for ((i = 0; i < 200; i++)); do
+	for ((i = 0; i < grace * 20; i++)); do
 		alive=0
 		for pid in "$@"; do
 			_svc_alive "$pid" && alive=1
@@ -108,7 +114,7 @@ _svc_kill_wait() {
 		((alive)) || return 0
 		sleep 0.05
 	done
-	_svc_err "pids $* still running 10s after SIGTERM; sending SIGKILL"
+	((grace < 10)) || _svc_err "pids $* still running ${grace}s after SIGTERM; sending SIGKILL"
 	kill -KILL "$@" 2>/dev/null
 	for ((i = 0; i < 100; i++)); do
 		alive=0
