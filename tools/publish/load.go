@@ -32,6 +32,9 @@ type LoadOptions struct {
 	Image specs.Descriptor
 	// Blobs holds its manifest, config and the layers the build has.
 	Blobs *oci.BlobSet
+	// Encoding writes the `docker load` archive (the compatibility
+	// version's, compat.Version.Archive).
+	Encoding oci.Encoding
 	// Engine is EngineAuto (docker when `docker info` succeeds, else
 	// podman), EngineDocker or EnginePodman.
 	Engine string
@@ -214,7 +217,7 @@ func Load(ctx context.Context, o LoadOptions) (*LoadResult, error) {
 	werr := make(chan error, 1)
 	go func() {
 		w := bufio.NewWriterSize(pw, 1<<20)
-		err := oci.WriteArchive(w, o.Image, o.Blobs, oci.ArchiveOptions{RepoTags: tags, Docker: true})
+		err := oci.WriteArchive(w, o.Image, o.Blobs, o.Encoding, oci.ArchiveOptions{RepoTags: tags, Docker: true})
 		if err == nil {
 			err = w.Flush()
 		}
