@@ -12,6 +12,7 @@ platform gets its own repository, fetched only when toolchain resolution
 selects it.
 """
 
+load("//rules/private:goproxy.bzl", "go_module_zip_urls")
 load("//rules/private:srcs.bzl", "REPRO_SRCS")
 
 # The Go release that builds the helper. Changing it changes the helper's
@@ -28,8 +29,6 @@ GO_TOOLCHAIN_SHA256 = {
     "linux-amd64": "30c2b1bf7dcc88d3eb0a1364e47ddd9128edb3110a30e8a0ef61cd5856b31de7",
     "linux-arm64": "02b36b6787b3ac767668f630e2998df45a3b1f9ffee08d1bf3ef6487cd658d99",
 }
-
-DEFAULT_GOPROXY = "https://proxy.golang.org"
 
 PLATFORMS = {
     "linux_amd64": struct(goos = "linux", goarch = "amd64", constraints = ["@platforms//os:linux", "@platforms//cpu:x86_64"]),
@@ -63,23 +62,6 @@ _PASSED_ENV = [
     "PATH",
 ]
 
-def _proxy_urls(rctx, path):
-    """URLs of path on each proxy of GOPROXY (the public proxy when unset)."""
-    goproxy = rctx.os.environ.get("GOPROXY", "") or DEFAULT_GOPROXY
-    urls = []
-    for entry in goproxy.replace("|", ",").split(","):
-        entry = entry.strip().rstrip("/")
-        if entry in ("", "direct", "off"):
-            continue
-        if not entry.startswith("http://") and not entry.startswith("https://") and not entry.startswith("file://"):
-            entry = "https://" + entry
-        urls.append(entry + "/" + path)
-    if not urls:
-        # GOPROXY=off or direct: the repository cache or --distdir may still
-        # have the zip (matched by sha256); otherwise the public proxy.
-        urls.append(DEFAULT_GOPROXY + "/" + path)
-    return urls
-
 def _download_go(rctx, host):
     """Downloads and extracts the pinned Go release for the host into ./_go.
 
@@ -94,7 +76,7 @@ def _download_go(rctx, host):
         ))
     version = "v0.0.1-%s.%s" % (GO_VERSION, host)
     rctx.download_and_extract(
-        url = _proxy_urls(rctx, "golang.org/toolchain/@v/%s.zip" % version),
+        url = go_module_zip_urls(rctx.os.environ, "golang.org/toolchain", version),
         sha256 = sha256,
         type = "zip",
         output = "_go",
