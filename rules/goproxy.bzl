@@ -1,4 +1,4 @@
-"""Public API: Go module proxy URLs for repository rules. Everything outside rules/*.bzl may change without notice.
+"""Public API: Go module proxy URLs and environment for repository rules. Everything outside rules/*.bzl may change without notice.
 
 The repository rules that build rules_repro's helper download the Go release
 through GOPROXY with these functions; a workspace that fetches Go modules in
@@ -15,7 +15,8 @@ use them too:
     )
 """
 
-load("//rules/private:goproxy.bzl", _go_module_zip_urls = "go_module_zip_urls", _go_proxy = "go_proxy")
+load("//rules/private:goproxy.bzl", _go_fetch_env_vars = "go_fetch_env_vars", _go_module_zip_urls = "go_module_zip_urls", _go_proxy = "go_proxy")
 
+go_fetch_env_vars = _go_fetch_env_vars
 go_module_zip_urls = _go_module_zip_urls
 go_proxy = _go_proxy

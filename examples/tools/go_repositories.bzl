@@ -38,7 +38,7 @@ proxy when GOPROXY is unset. The SDK is Debian's golang-1.19-go (rules_go
 `tools/install-deps.sh demo` installs it.
 """
 
-load("@rules_repro//rules:goproxy.bzl", "go_module_zip_urls", "go_proxy")
+load("@rules_repro//rules:goproxy.bzl", "go_fetch_env_vars", "go_module_zip_urls", "go_proxy")
 
 RULES_GO_VERSION = "v0.34.0"
 GAZELLE_VERSION = "v0.27.0"
@@ -48,28 +48,12 @@ GAZELLE_VERSION = "v0.27.0"
 RULES_GO_SHA256 = "c485387052fd81576e104fe12687963f340cc06350936561b9ee4b2ef87ea4e0"
 GAZELLE_SHA256 = "2eb0f31565e3bfb03d2b03dc518317fe4b905b83eabc82fc45e8d141acb813b6"
 
-# Variables passed to `go mod vendor`: where modules come from and where they
-# are kept. Everything else that could change the result is fixed.
-_PASSED_ENV = [
-    "GOPROXY",
-    "GONOPROXY",
-    "GOPRIVATE",
-    "GONOSUMDB",
-    "GOSUMDB",
-    "GOINSECURE",
+# Variables passed to `go mod vendor`: where modules come from (rules_repro's
+# list) and where they are kept. Everything else that could change the result
+# is fixed.
+_PASSED_ENV = go_fetch_env_vars() + [
     "GOMODCACHE",
     "GOPATH",
-    "HOME",
-    "NETRC",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "PATH",
 ]
 
 def _go_module_archive_impl(rctx):

@@ -2,6 +2,42 @@
 
 _DEFAULT_GOPROXY = "https://proxy.golang.org"
 
+_FETCH_ENV = [
+    "GOPROXY",
+    "GONOPROXY",
+    "GOPRIVATE",
+    "GONOSUMDB",
+    "GOSUMDB",
+    "GOINSECURE",
+    "GOVCS",
+    "HOME",
+    "NETRC",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "PATH",
+]
+
+def go_fetch_env_vars():
+    """The environment variables that decide where a `go` command run by a repository rule fetches modules from.
+
+    The module proxy and checksum database (GOPROXY, GOSUMDB and the
+    private-module lists), network proxies, certificates and credentials
+    (NETRC, HOME), and PATH. None of them changes what a module contains
+    (modules are checked against go.sum), so a repository rule can pass
+    them to `go` from the user's environment and clear everything else; list
+    them in the rule's `environ` as well.
+
+    Returns:
+      A new list of variable names.
+    """
+    return list(_FETCH_ENV)
+
 def go_proxy(environ):
     """The GOPROXY a repository rule uses: the environment's, else the public proxy.
 

@@ -12,7 +12,7 @@ platform gets its own repository, fetched only when toolchain resolution
 selects it.
 """
 
-load("//rules/private:goproxy.bzl", "go_module_zip_urls")
+load("//rules/private:goproxy.bzl", "go_fetch_env_vars", "go_module_zip_urls")
 load("//rules/private:srcs.bzl", "REPRO_SRCS")
 
 # The Go release that builds the helper. Changing it changes the helper's
@@ -41,26 +41,7 @@ PLATFORMS = {
 # decide where modules come from and where caches live; none of them can
 # change the helper's bytes (modules are checked against go.sum, and Go's
 # build cache is keyed by content). Everything else is cleared.
-_PASSED_ENV = [
-    "GOPROXY",
-    "GONOPROXY",
-    "GOPRIVATE",
-    "GONOSUMDB",
-    "GOSUMDB",
-    "GOINSECURE",
-    "GOVCS",
-    "HOME",
-    "NETRC",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "PATH",
-]
+_PASSED_ENV = go_fetch_env_vars()
 
 def _download_go(rctx, host):
     """Downloads and extracts the pinned Go release for the host into ./_go.

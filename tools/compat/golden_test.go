@@ -377,15 +377,14 @@ func TestGoldenMatrix(t *testing.T) {
 		}
 	}
 	record := os.Getenv("REPRO_GOLDEN_RECORD") == "1"
-	have := map[string]goldenRow{}
 	for _, r := range doc.Rows {
 		if _, err := compat.Lookup(r.Version); err != nil || r.Version == 0 {
 			t.Errorf("golden rows exist for version %d, which this build no longer supports: released versions must stay supported", r.Version)
 		}
-		have[r.key()] = r
 	}
-	added := 0
-	computed := map[string]bool{}
+	rows := newGoldenTable(&doc.Rows, record, "row", equalRows, describe)
+	archives := newGoldenTable(&doc.Archives, record, "archive row",
+		func(a, b archiveRow) bool { return a == b }, func(r archiveRow) string { return fmt.Sprintf("%+v", r) })
 	v1Layers := map[string]string{} // fixture/compression/level -> version 1's layer digest
 	for _, n := range compat.Supported() {
 		v, _ := compat.Lookup(n)
@@ -399,7 +398,6 @@ func TestGoldenMatrix(t *testing.T) {
 		for _, fx := range fixtures {
 			for _, enc := range encodings {
 				got := computeRow(t, v, fx, enc)
-				computed[got.key()] = true
 				// Every version so far writes version 1's layer bytes for the
 				// same tree and times: only config, manifest and index differ.
 				lk := strings.TrimPrefix(got.key(), fmt.Sprintf("v%d/", n))
@@ -408,53 +406,17 @@ func TestGoldenMatrix(t *testing.T) {
 				} else if want, ok := v1Layers[lk]; ok && got.Layer != want {
 					t.Errorf("%s: layer %s differs from version 1's %s for the same tree", got.key(), got.Layer, want)
 				}
-				want, ok := have[got.key()]
-				switch {
-				case !ok && record:
-					doc.Rows = append(doc.Rows, got)
-					added++
-				case !ok:
-					t.Errorf("%s: no golden row; record it with REPRO_GOLDEN_RECORD=1", got.key())
-				case got != want && !equalRows(got, want):
-					t.Errorf("%s: digests changed\n got: %+v\nwant: %+v\nA released compatibility version's output must not change: find what changed the bytes.", got.key(), describe(got), describe(want))
-				}
+				rows.check(t, got)
 			}
 		}
-	}
-	// Layouts and archives: the same rules (never rewritten; a missing row
-	// is recorded only on request).
-	haveArchives := map[string]archiveRow{}
-	for _, r := range doc.Archives {
-		haveArchives[r.key()] = r
-	}
-	for _, n := range compat.Supported() {
-		v, _ := compat.Lookup(n)
+		// Layouts and archives of the same version.
 		for _, got := range computeArchiveRows(t, v) {
-			computed[got.key()] = true
-			want, ok := haveArchives[got.key()]
-			switch {
-			case !ok && record:
-				doc.Archives = append(doc.Archives, got)
-				added++
-			case !ok:
-				t.Errorf("%s: no golden archive row; record it with REPRO_GOLDEN_RECORD=1", got.key())
-			case got != want:
-				t.Errorf("%s: layout or archive bytes changed\n got: %+v\nwant: %+v\nA released compatibility version's output must not change: find what changed the bytes.", got.key(), got, want)
-			}
+			archives.check(t, got)
 		}
 	}
-	for k := range haveArchives {
-		if !computed[k] {
-			t.Errorf("%s: golden archive row no longer computed", k)
-		}
-	}
-	// A row nothing computes any more means a version lost a behaviour
-	// that selects a fixture (such as Tar.ModeFromContent): a change.
-	for k := range have {
-		if !computed[k] {
-			t.Errorf("%s: golden row no longer computed: did the version lose the behaviour its fixture tests?", k)
-		}
-	}
+	rows.stale(t)
+	archives.stale(t)
+	added := rows.added + archives.added
 	if added > 0 {
 		sort.SliceStable(doc.Rows, func(i, j int) bool { return doc.Rows[i].key() < doc.Rows[j].key() })
 		sort.SliceStable(doc.Archives, func(i, j int) bool { return doc.Archives[i].key() < doc.Archives[j].key() })
@@ -464,6 +426,55 @@ func TestGoldenMatrix(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("recorded %d new golden rows in %s", added, goldenFile)
+	}
+}
+
+// goldenTable checks computed rows against the recorded ones: a missing row
+// is added only when recording, a differing row always fails, and a
+// recorded row nothing computes any more fails.
+type goldenTable[R interface{ key() string }] struct {
+	rows     *[]R
+	have     map[string]R
+	computed map[string]bool
+	record   bool
+	what     string
+	equal    func(a, b R) bool
+	show     func(R) string
+	added    int
+}
+
+func newGoldenTable[R interface{ key() string }](rows *[]R, record bool, what string, equal func(a, b R) bool, show func(R) string) *goldenTable[R] {
+	g := &goldenTable[R]{rows: rows, have: map[string]R{}, computed: map[string]bool{}, record: record, what: what, equal: equal, show: show}
+	for _, r := range *rows {
+		g.have[r.key()] = r
+	}
+	return g
+}
+
+func (g *goldenTable[R]) check(t *testing.T, got R) {
+	t.Helper()
+	k := got.key()
+	g.computed[k] = true
+	want, ok := g.have[k]
+	switch {
+	case !ok && g.record:
+		*g.rows = append(*g.rows, got)
+		g.added++
+	case !ok:
+		t.Errorf("%s: no golden %s; record it with REPRO_GOLDEN_RECORD=1", k, g.what)
+	case !g.equal(got, want):
+		t.Errorf("%s: digests changed\n got: %s\nwant: %s\nA released compatibility version's output must not change: find what changed the bytes.", k, g.show(got), g.show(want))
+	}
+}
+
+// stale fails for a recorded row nothing computes any more: a version lost
+// a behaviour that selects a fixture (such as Tar.ModeFromContent), a change.
+func (g *goldenTable[R]) stale(t *testing.T) {
+	t.Helper()
+	for k := range g.have {
+		if !g.computed[k] {
+			t.Errorf("%s: golden %s no longer computed: did the version lose the behaviour its fixture tests?", k, g.what)
+		}
 	}
 }
 

@@ -53,6 +53,19 @@ func (b *BlobSet) Bytes(d digest.Digest) ([]byte, error) {
 	return data, err
 }
 
+// Manifest reads and parses image manifest d.
+func (b *BlobSet) Manifest(d digest.Digest) (*specs.Manifest, error) {
+	data, err := b.Bytes(d)
+	if err != nil {
+		return nil, err
+	}
+	m, err := ParseManifest(data)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", d, err)
+	}
+	return m, nil
+}
+
 // bytes is Bytes, also saying where the blob came from.
 func (b *BlobSet) bytes(d digest.Digest) ([]byte, string, error) {
 	if data, ok := b.mem[d]; ok {
@@ -312,13 +325,9 @@ func WriteArchive(w io.Writer, root specs.Descriptor, blobs *BlobSet, enc Encodi
 		if !IsManifest(root.MediaType) {
 			return fmt.Errorf("a docker load archive holds one image; %s is an index (choose a platform)", root.Digest)
 		}
-		data, err := blobs.Bytes(root.Digest)
+		m, err := blobs.Manifest(root.Digest)
 		if err != nil {
 			return err
-		}
-		m, err := ParseManifest(data)
-		if err != nil {
-			return fmt.Errorf("manifest %s: %w", root.Digest, err)
 		}
 		entry := dockerManifestEntry{Config: blobName(m.Config.Digest), RepoTags: opts.RepoTags, Layers: []string{}}
 		if entry.RepoTags == nil {

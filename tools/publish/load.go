@@ -181,13 +181,9 @@ func Load(ctx context.Context, o LoadOptions) (*LoadResult, error) {
 	if !oci.IsManifest(o.Image.MediaType) {
 		return nil, fmt.Errorf("%s is not an image manifest (%s); choose a platform of an index first", o.Image.Digest, o.Image.MediaType)
 	}
-	data, err := o.Blobs.Bytes(o.Image.Digest)
+	m, err := o.Blobs.Manifest(o.Image.Digest)
 	if err != nil {
 		return nil, err
-	}
-	m, err := oci.ParseManifest(data)
-	if err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", o.Image.Digest, err)
 	}
 	var tags []string
 	for _, t := range o.Tags {

@@ -117,13 +117,9 @@ func cmdLoad(args []string, stdout io.Writer) error {
 // an image without the annotation. The streamed archive is then written as
 // that version's docker-archive output is.
 func imageVersion(set *oci.BlobSet, image specs.Descriptor) (*compat.Version, error) {
-	data, err := set.Bytes(image.Digest)
+	m, err := set.Manifest(image.Digest)
 	if err != nil {
 		return nil, err
-	}
-	m, err := oci.ParseManifest(data)
-	if err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", image.Digest, err)
 	}
 	s, ok := m.Annotations[compat.AnnotationKey]
 	if !ok {

@@ -64,3 +64,40 @@ func TestGoProxyURLs(t *testing.T) {
 		}
 	}
 }
+
+// TestGoFetchEnvVars: the variables the helper's build and the example's
+// `go mod vendor` take from the user's environment; every call gives a new
+// list (callers append their own).
+func TestGoFetchEnvVars(t *testing.T) {
+	w := newWorld(t)
+	fn := w.global("rules/goproxy.bzl", "go_fetch_env_vars")
+	var first *starlark.List
+	for range 2 {
+		v, err := w.call(fn, nil)
+		if err != nil {
+			t.Fatalf("go_fetch_env_vars: %s", describe(err))
+		}
+		l := v.(*starlark.List)
+		if l == first {
+			t.Fatal("go_fetch_env_vars returned the same list twice")
+		}
+		first = l
+		have := map[string]bool{}
+		for u := range l.Elements() {
+			have[string(u.(starlark.String))] = true
+		}
+		for _, want := range []string{"GOPROXY", "GONOSUMDB", "GOSUMDB", "GOPRIVATE", "NETRC", "HTTPS_PROXY", "SSL_CERT_FILE", "HOME", "PATH"} {
+			if !have[want] {
+				t.Errorf("go_fetch_env_vars lacks %s", want)
+			}
+		}
+		for _, never := range []string{"GOFLAGS", "GOAMD64", "GOEXPERIMENT", "GOROOT", "GOOS", "GOARCH", "CGO_ENABLED", "GOTOOLCHAIN"} {
+			if have[never] {
+				t.Errorf("go_fetch_env_vars passes %s, which changes what go builds", never)
+			}
+		}
+		if err := l.Append(starlark.String("GOMODCACHE")); err != nil {
+			t.Errorf("a caller cannot add its own variables: %v", err)
+		}
+	}
+}
