@@ -66,6 +66,23 @@ remote_exec_workspace() {
 	log "$ws: $line; remote: $remote; $(wc -l <"$E2E_TMP/rx-remote.digests") digests equal the local build's (local build ${tl}s, remote $((SECONDS - t0))s)"
 }
 
+# test_buildbarn_lib: e2e/lib/buildbarn_test.sh, the checks of buildbarn.sh
+# itself (cached build, start, refusal to start twice, the runner's
+# environment, the gRPC cache, stop without leftovers), inside make test.
+# Buildbarn is built first if no earlier test did (remote_cache does); the
+# checks then run with GOPROXY=off, so they cannot reach the network.
+test_buildbarn_lib() {
+	local out="$E2E_TMP/buildbarn_test.log" n
+	buildbarn_build >/dev/null || fail "building Buildbarn"
+	GOPROXY=off bash "$E2E_ROOT/e2e/lib/buildbarn_test.sh" >"$out" 2>&1 || {
+		cat "$out" >&2
+		fail "e2e/lib/buildbarn_test.sh failed (output above)"
+	}
+	n=$(grep -c '^ok: ' "$out" || true)
+	((n >= 16)) || fail "e2e/lib/buildbarn_test.sh passed only $n checks, want 16: $(cat "$out")"
+	log "e2e/lib/buildbarn_test.sh: $n checks passed, offline (GOPROXY=off)"
+}
+
 # golden_row NAME BUILD: the digest e2e/golden.txt of clone A records.
 golden_row() {
 	awk -v n="$1" -v b="$2" '$1 == n && $2 == b {print $3}' "$A/e2e/golden.txt"
