@@ -200,8 +200,9 @@ mono_base_ready() {
 # local build's; then runc runs each remotely built image and its output is
 # asserted as the monorepo test does for local builds. The pinned base is
 # resolved by a repository rule on the host, so the monorepo's registry
-# (with the Debian base pushed to it) is up during the build. Last, one
-# line says whether version 1 differs remotely (bazel#12818), not a failure.
+# (with the Debian base pushed to it) is up during the build. With
+# REPRO_E2E_V1_REMOTE=1 one more line says whether version 1 differs
+# remotely (bazel#12818), not a failure.
 test_monorepo_remote() {
 	pins_setup
 	if [[ ! -f $E2E_TMP/registry/registry.pid ]]; then
@@ -236,9 +237,17 @@ $(cat "$E2E_TMP/monorepo-remote-v2.digests")"
 	[[ $(jq -r '.annotations["org.opencontainers.image.base.digest"]' "$ws/bazel-bin/pyapp/image.manifest.json") == "$base_digest" ]] ||
 		fail "the remotely built //pyapp:image is not built FROM the pinned Debian base $base_digest"
 
-	# Version 1 on the cluster, for information: compared with the local
-	# version 1 digests of the monorepo test in this run, when it ran.
-	if [[ -s $E2E_TMP/monorepo-digests-a ]]; then
+	# Version 1 on the cluster, for information only and only with
+	# REPRO_E2E_V1_REMOTE=1: compared with the local version 1 digests of
+	# the monorepo test in this run. Not cheap: Bazel 4.2.3 puts a hash of
+	# the Starlark settings into the output path after a transition
+	# (k8-fastbuild-ST-...), so another compatibility version means other
+	# paths and the Go standard library compiled again (136 s on a loaded
+	# machine). Seen on 2026-11-30: //goapp/cmd/hello:image, //shell:image
+	# and //pyapp:image (the images with data files) differ, 3 of 7.
+	if [[ ${REPRO_E2E_V1_REMOTE:-} != 1 ]]; then
+		log "information: version 1 on the cluster not compared (REPRO_E2E_V1_REMOTE=1 does, about 2 minutes)"
+	elif [[ -s $E2E_TMP/monorepo-digests-a ]]; then
 		local flags n
 		mapfile -t flags < <(buildbarn_bazel_flags "$BB_DIR")
 		flags+=("${NO_GO_CACHE[@]}")
