@@ -169,9 +169,11 @@ test_remote_exec() {
 
 	# 4. Stamped builds from two "machines" share the cluster's cache.
 	stamped_two_machines "${flags[@]}"
-	# The cluster stays up for monorepo_remote and modes_remote: its cache
-	# holds the Go standard library and the tools compiled here, which the
-	# monorepo's build would otherwise compile again (cleanup stops it).
+	# The cluster stays up for monorepo_remote and modes_remote (cleanup
+	# stops it): the monorepo's build takes rules_go's builder from its
+	# cache. Not the Go standard library: after a transition Bazel 4.2.3
+	# hashes the Starlark settings into the output path (k8-fastbuild-ST-...),
+	# and the monorepo's settings differ from the example's.
 }
 
 # mono_base_ready: clone A's monorepo pins a Debian base that this run's
@@ -217,8 +219,8 @@ test_monorepo_remote() {
 	t0=$SECONDS
 	remote_exec_workspace "$ws" --@rules_repro//rules/settings:compatibility_version=2 "${common[@]}" "${MONOREPO_IMAGES[@]}"
 	log "monorepo on $url, compatibility version 2: built locally and remotely in $((SECONDS - t0))s"
-	# What the cluster computed and what it had from earlier builds in this
-	# run (the example's Go standard library and repro binary, if any).
+	# What the cluster computed and what it had in its cache from earlier
+	# builds in this run (rules_go's builder, when remote_exec ran first).
 	log "remote build's spawns: $(jq -rs '[.[] | select(.runner == "remote") | (if .remoteCacheHit then "hit " else "ran " end) + .mnemonic] | group_by(.) | map(.[0] + "×" + (length | tostring)) | join(", ")' "$E2E_TMP/rx-exec.json")"
 	mono_digests "$ws" >"$E2E_TMP/monorepo-remote-v2.digests"
 	log "digests (version 2, remote = local):
