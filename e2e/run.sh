@@ -3,7 +3,7 @@
 #
 # usage: e2e/run.sh [TEST...]      (default: all, in order)
 #
-# Tests: reproducible stamping remote_cache judges multiplatform golden analysis binaries pins publish toolchain compat2 modes gazelle monorepo remote_exec modes_remote
+# Tests: reproducible stamping remote_cache judges multiplatform golden analysis binaries pins publish toolchain compat2 modes gazelle monorepo buildbarn_lib remote_exec monorepo_remote modes_remote
 # Later tests reuse the clones and builds of earlier ones.
 set -euo pipefail
 
@@ -53,7 +53,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-all=(reproducible stamping remote_cache judges multiplatform golden analysis binaries pins publish toolchain compat2 modes gazelle monorepo remote_exec modes_remote)
+all=(reproducible stamping remote_cache judges multiplatform golden analysis binaries pins publish toolchain compat2 modes gazelle monorepo buildbarn_lib remote_exec monorepo_remote modes_remote)
 tests=("${@:-${all[@]}}")
 failed=()
 for t in "${tests[@]}"; do

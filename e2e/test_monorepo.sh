@@ -40,6 +40,20 @@ MONOREPO_DISK_CACHE="${REPRO_MONOREPO_DISK_CACHE:-$HOME/.cache/rules_repro/monor
 MONOREPO_DISK_CACHE_B="$MONOREPO_DISK_CACHE-other-checkout"
 MONOREPO_IMAGES=(//goapp/cmd/hello:image //shell:image //pyapp:image //cc:static_image //cc:dynamic_image //cc:dynamic_on_empty //tools:image)
 MONOREPO_OTHER_USER=monorepo-e2e-other
+# What each runnable image prints when runc runs it (a bash regular
+# expression for its whole standard output), for local builds here and
+# remote ones (test_remote_exec.sh's monorepo_remote).
+declare -gA MONOREPO_WANT=(
+	[//goapp/cmd/hello:image]='go linux/amd64: hello from a go_library data file \(read from /app/hello\.runfiles/repro_monorepo_e2e/goapp/greeting/greeting\.txt\)'
+	[//shell:image]='shell: hello from runfiles.bash \(read from /app/greet.runfiles/repro_monorepo_e2e/shell/greeting.txt\)'
+	[//pyapp:image]='python 3\.11: hello from a py_library data file \(read from /app/hello\.runfiles/repro_monorepo_e2e/pyapp/lib/message\.txt\)'
+	[//cc:static_image]='c\+\+: hello from a cc_library, linked static'
+	[//cc:dynamic_image]='c\+\+: hello from a cc_library, linked dynamic'
+	[//tools:image]='-rwxr-xr-x 501:20 /opt/tools/bin/report.sh
+drwxr-x--- 0:65534 /opt/tools/share
+-r-------- 65534:65534 /opt/tools/share/motd.txt
+tools: hello from a genrule-made tar \(as uid 65534\)'
+)
 
 # mono_build WS ARGS...: bazel build in a monorepo workspace with the base
 # layers fetched and the layouts made (to run the images).
@@ -171,18 +185,18 @@ test_monorepo() {
 	# package (go/tools/bazel in v0.34.0), pure Go on no base.
 	grep -q 'Requesting program interpreter' <<<"$(readelf -l "$bin/goapp/cmd/hello/hello_/hello")" && fail "the pure go_binary has a program interpreter"
 	[[ $(jq '.layers | length' "$bin/goapp/cmd/hello/image.manifest.json") == 2 ]] || fail "the Go image has a base layer"
-	out=$(mono_run "$ws" //goapp/cmd/hello:image 'go linux/amd64: hello from a go_library data file \(read from /app/hello\.runfiles/repro_monorepo_e2e/goapp/greeting/greeting\.txt\)') || exit 1
+	out=$(mono_run "$ws" //goapp/cmd/hello:image "${MONOREPO_WANT[//goapp/cmd/hello:image]}") || exit 1
 	log "runc //goapp/cmd/hello:image (no base): $out"
 	mono_go_without_runfiles_dir
 
 	# b. sh_binary + runfiles.bash, on the Debian base.
-	out=$(mono_run "$ws" //shell:image 'shell: hello from runfiles.bash \(read from /app/greet.runfiles/repro_monorepo_e2e/shell/greeting.txt\)') || exit 1
+	out=$(mono_run "$ws" //shell:image "${MONOREPO_WANT[//shell:image]}") || exit 1
 	log "runc //shell:image: $out"
 
 	# c. py_binary + py_library + data through the Python runfiles library,
 	# started by Bazel's own launcher (#!/usr/bin/env python).
 	head -1 "$bin/pyapp/hello" | grep -qx '#!/usr/bin/env python' || fail "the py_binary launcher does not start with #!/usr/bin/env python: $(head -1 "$bin/pyapp/hello")"
-	out=$(mono_run "$ws" //pyapp:image 'python 3\.11: hello from a py_library data file \(read from /app/hello\.runfiles/repro_monorepo_e2e/pyapp/lib/message\.txt\)') || exit 1
+	out=$(mono_run "$ws" //pyapp:image "${MONOREPO_WANT[//pyapp:image]}") || exit 1
 	log "runc //pyapp:image: $out"
 	local base_digest
 	base_digest=$(jq -r '.images.debian.platforms["linux/amd64"].digest' "$ws/repro.lock.json")
@@ -194,9 +208,9 @@ test_monorepo() {
 	grep -q 'Requesting program interpreter' <<<"$(readelf -l "$bin/cc/hello_static")" && fail "hello_static has a program interpreter: not static"
 	grep -q 'Requesting program interpreter: /lib64/ld-linux-x86-64.so.2' <<<"$(readelf -l "$bin/cc/hello_dynamic")" || fail "hello_dynamic is not dynamically linked"
 	[[ $(jq '.layers | length' "$bin/cc/static_image.manifest.json") == 2 ]] || fail "static_image has a base layer: $(jq -c .layers "$bin/cc/static_image.manifest.json")"
-	out=$(mono_run "$ws" //cc:static_image 'c\+\+: hello from a cc_library, linked static') || exit 1
+	out=$(mono_run "$ws" //cc:static_image "${MONOREPO_WANT[//cc:static_image]}") || exit 1
 	log "runc //cc:static_image (no base): $out"
-	out=$(mono_run "$ws" //cc:dynamic_image 'c\+\+: hello from a cc_library, linked dynamic') || exit 1
+	out=$(mono_run "$ws" //cc:dynamic_image "${MONOREPO_WANT[//cc:dynamic_image]}") || exit 1
 	log "runc //cc:dynamic_image (Debian base): $out"
 	if out=$(run_layout "$bin/cc/dynamic_on_empty" 2>&1); then
 		fail "a dynamic binary ran on an empty base: [$out]"
@@ -227,10 +241,7 @@ drwxr-x--- 0/65534 opt/tools/share/
 $got
 want
 $want"
-	out=$(mono_run "$ws" //tools:image '-rwxr-xr-x 501:20 /opt/tools/bin/report.sh
-drwxr-x--- 0:65534 /opt/tools/share
--r-------- 65534:65534 /opt/tools/share/motd.txt
-tools: hello from a genrule-made tar \(as uid 65534\)') || exit 1
+	out=$(mono_run "$ws" //tools:image "${MONOREPO_WANT[//tools:image]}") || exit 1
 	log "runc //tools:image: $(tr '\n' '|' <<<"$out")"
 
 	mono_digests "$ws" >"$E2E_TMP/monorepo-digests-a"

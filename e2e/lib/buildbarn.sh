@@ -53,7 +53,8 @@
 # supportLegacyOutputFilesAndDirectories). The checksum database has no
 # entries for them, so GONOSUMDB covers github.com/buildbarn.
 #
-# Tests: e2e/lib/buildbarn_test.sh (this file), e2e/run.sh remote_exec and
+# Tests: e2e/lib/buildbarn_test.sh (this file; e2e/run.sh buildbarn_lib runs
+# it), e2e/run.sh remote_exec, monorepo_remote and
 # remote_cache (Bazel on the cluster and on the gRPC cache).
 
 BUILDBARN_RE_VERSION=v0.0.0-20250820081613-efef252cdf4f

@@ -58,6 +58,20 @@ check "the refusal says why" grep -q "already runs in $tmp/cluster" "$tmp/twice.
 flags=$(buildbarn_bazel_flags "$tmp/cluster" | tr '\n' ' ')
 check "the Bazel flags name the cluster and the worker's platform" \
 	test "$flags" == "--remote_executor=$url --remote_instance_name=rules-repro --spawn_strategy=remote --remote_default_exec_properties=OSFamily=linux "
+# The README's "Remote execution" section shows these flags in each of its
+# two build commands (the example's and the monorepo's).
+readme_has_flags() {
+	local f n
+	while read -r f; do
+		f=${f/$url/grpc://127.0.0.1:PORT}
+		n=$(grep -cxF -- "  $f \\" "$here/../../README.md" || true)
+		[[ $n == 2 ]] || {
+			echo "README.md shows [  $f \\] $n times, want 2" >&2
+			return 1
+		}
+	done < <(buildbarn_bazel_flags "$tmp/cluster")
+}
+check "the README's build commands use these flags" readme_has_flags
 check "the frontend serves Prometheus metrics" eval 'curl -sf "$(cat "$tmp/cluster/metrics.url")" | grep -c buildbarn_blobstore >/dev/null'
 buildbarn_stop "$tmp/cluster"
 none_alive() {
