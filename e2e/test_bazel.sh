@@ -127,6 +127,7 @@ test_remote_cache() {
 	fi
 	[[ $(digest_of "$(image_file "$A/examples" image.digest)") == "$(digest_of "$(image_file "$B/examples" image.digest)")" ]] ||
 		fail "digest differs between the clone that filled the cache and the one that read it"
+	downloads_each_byte_once "$E2E_TMP/cache" "$B" "${rc[@]}"
 	ebazel "$B/examples" clean >/dev/null 2>&1
 	build "$B" "${rc[@]}" --remote_download_minimal "${TARGETS[@]}" || fail "build with --remote_download_minimal"
 	[[ ! -e $(image_file "$B/examples" app_layer.tar.gz) ]] || fail "--remote_download_minimal downloaded the layer blob"
@@ -134,6 +135,47 @@ test_remote_cache() {
 	stamped_two_machines --remote_cache="http://$cache"
 	stop_nginx_cache "$E2E_TMP/cache"
 	grpc_remote_cache
+}
+
+# cas_downloads LOG FROM: "TOTAL UNIQUE", the bytes of CAS entries the
+# nginx cache sent after line FROM of its access log (combined format), all
+# of them and counting each entry once.
+cas_downloads() {
+	tail -n +"$(($2 + 1))" "$1" |
+		awk '$6 == "\"GET" && $7 ~ /^\/cas\// && $9 == 200 { t += $10; if (!($7 in seen)) { seen[$7]; u += $10 } } END { print t + 0, u + 0 }'
+}
+
+# downloads_each_byte_once CACHEDIR WS FLAG...: after bazel clean, a build
+# of the targets from the remote cache with --remote_download_outputs=all
+# (Bazel's default) downloads each byte once: the default outputs (digest
+# and descriptor) copy nothing. The same build with
+# default_output=layout, whose layouts copy the layer blobs, must show the
+# copies, or the measure proves nothing.
+downloads_each_byte_once() {
+	local dir=$1 ws=$2 log="$1/logs/access.log" from total unique
+	shift 2
+	local mode flags
+	for mode in digest layout; do
+		flags=("$@" --remote_download_outputs=all "--@rules_repro//rules/settings:default_output=$mode")
+		ebazel "$ws/examples" clean >/dev/null 2>&1
+		from=$(wc -l <"$log")
+		build "$ws" "${flags[@]}" "${TARGETS[@]}" || fail "build in $ws from the remote cache, default_output=$mode"
+		read -r total unique <<<"$(cas_downloads "$log" "$from")"
+		((unique > 0)) || fail "default_output=$mode: nothing was downloaded from the cache"
+		case $mode in
+		digest)
+			((total * 100 <= unique * 105)) ||
+				fail "after bazel clean, the build from the cache downloaded $total bytes for $unique bytes of distinct entries (> 1.05×)"
+			[[ ! -e $(image_file "$ws/examples" image) ]] || fail "the default build wrote the layout directory"
+			;;
+		layout)
+			((total * 100 > unique * 105)) ||
+				fail "default_output=layout downloaded $total bytes for $unique distinct: the layouts' copies do not show, so the measure above proves nothing"
+			[[ -f $(image_file "$ws/examples" image)/index.json ]] || fail "default_output=layout gave no layout directory"
+			;;
+		esac
+		log "from the cache after bazel clean, default_output=$mode: downloaded $total bytes for $unique bytes of distinct cache entries"
+	done
 }
 
 # The same with a gRPC (REv2) remote cache: bb_storage alone
@@ -205,7 +247,7 @@ stamped_two_machines() {
 # 4. Real judges: skopeo inspects, umoci unpacks, runc runs the example.
 test_judges() {
 	ensure_clone "$A"
-	build "$A" "${TARGETS[@]}" --output_groups=+oci_archive,+docker_archive || fail "build"
+	build "$A" "${TARGETS[@]}" --output_groups=+layout,+oci_archive,+docker_archive || fail "build"
 	local layout digest
 	layout=$(image_file "$A/examples" image)
 	digest=$(digest_of "$(image_file "$A/examples" image.digest)")
@@ -226,7 +268,7 @@ test_judges() {
 # the right platform in index and configs, and arm64 code in the arm64 one.
 test_multiplatform() {
 	ensure_clone "$A"
-	build "$A" //app:multiarch || fail "build"
+	build "$A" //app:multiarch --output_groups=+layout || fail "build"
 	local layout idx
 	layout=$(image_file "$A/examples" multiarch)
 	idx=$(image_file "$A/examples" multiarch.index.json)
