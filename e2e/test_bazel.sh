@@ -39,8 +39,8 @@ test_reproducible() {
 		[[ $a == "$b" ]] || fail "$f differs between $A and $B"
 	done
 	# Long argument lists went through params files (use_param_file(use_always = True)).
-	[[ -f $(image_file "$A/examples" app_layer.tar.gz-0.params) && -f $(image_file "$A/examples" image-0.params) ]] ||
-		fail "the layer and layout actions did not use params files"
+	[[ -f $(image_file "$A/examples" app_layer.tar.gz-0.params) && -f $(image_file "$A/examples" image.config.json-0.params) ]] ||
+		fail "the layer and image actions did not use params files"
 	log "image $(digest_of "$(image_file "$A/examples" image.digest)") and index $(digest_of "$(image_file "$A/examples" multiarch.digest)") equal in both clones"
 	a=$(helper_sha "$A")
 	b=$(helper_sha "$B")
