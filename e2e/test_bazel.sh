@@ -137,44 +137,50 @@ test_remote_cache() {
 	grpc_remote_cache
 }
 
-# cas_downloads LOG FROM: "TOTAL UNIQUE", the bytes of CAS entries the
-# nginx cache sent after line FROM of its access log (combined format), all
-# of them and counting each entry once.
+# cas_downloads LOG FROM EXECLOG: "TOTAL UNIQUE", the bytes the nginx cache
+# sent after line FROM of its access log (combined format) for the outputs
+# of the image actions (Repro* spawns of Bazel's JSON execution log
+# EXECLOG), all of them and counting each entry once. Other rule sets'
+# outputs are left out: rules_go's standard library, for one, has the same
+# files in each configuration, downloaded once per configuration.
 cas_downloads() {
+	jq -rs '.[] | select(.mnemonic | startswith("Repro")) | .actualOutputs[]?.digest.hash' "$3" | sort -u >"$3.hashes"
 	tail -n +"$(($2 + 1))" "$1" |
-		awk '$6 == "\"GET" && $7 ~ /^\/cas\// && $9 == 200 { t += $10; if (!($7 in seen)) { seen[$7]; u += $10 } } END { print t + 0, u + 0 }'
+		awk 'NR == FNR { want["/cas/" $1]; next }
+			$6 == "\"GET" && ($7 in want) && $9 == 200 { t += $10; if (!($7 in seen)) { seen[$7]; u += $10 } }
+			END { print t + 0, u + 0 }' "$3.hashes" -
 }
 
 # downloads_each_byte_once CACHEDIR WS FLAG...: after bazel clean, a build
 # of the targets from the remote cache with --remote_download_outputs=all
-# (Bazel's default) downloads each byte once: the default outputs (digest
-# and descriptor) copy nothing. The same build with
+# (Bazel's default) downloads the image actions' outputs once each: the
+# default outputs (digest and descriptor) copy nothing. The same build with
 # default_output=layout, whose layouts copy the layer blobs, must show the
 # copies, or the measure proves nothing.
 downloads_each_byte_once() {
 	local dir=$1 ws=$2 log="$1/logs/access.log" from total unique
 	shift 2
-	local mode flags
+	local mode flags exec="$E2E_TMP/exec-download.json"
 	for mode in digest layout; do
-		flags=("$@" --remote_download_outputs=all "--@rules_repro//rules/settings:default_output=$mode")
+		flags=("$@" --remote_download_outputs=all "--@rules_repro//rules/settings:default_output=$mode" --execution_log_json_file="$exec")
 		ebazel "$ws/examples" clean >/dev/null 2>&1
 		from=$(wc -l <"$log")
 		build "$ws" "${flags[@]}" "${TARGETS[@]}" || fail "build in $ws from the remote cache, default_output=$mode"
-		read -r total unique <<<"$(cas_downloads "$log" "$from")"
-		((unique > 0)) || fail "default_output=$mode: nothing was downloaded from the cache"
+		read -r total unique <<<"$(cas_downloads "$log" "$from" "$exec")"
+		((unique > 0)) || fail "default_output=$mode: no output of an image action was downloaded from the cache"
 		case $mode in
 		digest)
 			((total * 100 <= unique * 105)) ||
-				fail "after bazel clean, the build from the cache downloaded $total bytes for $unique bytes of distinct entries (> 1.05×)"
+				fail "after bazel clean, the build from the cache downloaded $total bytes of image outputs for $unique bytes of distinct entries (> 1.05×)"
 			[[ ! -e $(image_file "$ws/examples" image) ]] || fail "the default build wrote the layout directory"
 			;;
 		layout)
 			((total * 100 > unique * 105)) ||
-				fail "default_output=layout downloaded $total bytes for $unique distinct: the layouts' copies do not show, so the measure above proves nothing"
+				fail "default_output=layout downloaded $total bytes of image outputs for $unique distinct: the layouts' copies do not show, so the measure above proves nothing"
 			[[ -f $(image_file "$ws/examples" image)/index.json ]] || fail "default_output=layout gave no layout directory"
 			;;
 		esac
-		log "from the cache after bazel clean, default_output=$mode: downloaded $total bytes for $unique bytes of distinct cache entries"
+		log "from the cache after bazel clean, default_output=$mode: downloaded $total bytes of image action outputs for $unique bytes of distinct cache entries"
 	done
 }
 
