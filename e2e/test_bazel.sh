@@ -165,6 +165,9 @@ downloads_each_byte_once() {
 	local mode flags exec="$E2E_TMP/exec-download.json"
 	for mode in digest layout; do
 		flags=("$@" --remote_download_outputs=all "--@rules_repro//rules/settings:default_output=$mode" --execution_log_json_file="$exec")
+		# Once to put this mode's outputs in the cache (the layout is not
+		# there unless a build asked for it), then measured after a clean.
+		build "$ws" "${flags[@]}" //app:image || fail "build in $ws filling the remote cache, default_output=$mode"
 		ebazel "$ws/examples" clean >/dev/null 2>&1
 		from=$(wc -l <"$log")
 		build "$ws" "${flags[@]}" //app:image || fail "build in $ws from the remote cache, default_output=$mode"
