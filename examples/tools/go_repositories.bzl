@@ -30,12 +30,15 @@ examples/ (examples/ has its own WORKSPACE, so it is not part of
 rules_go v0.34.0 and Gazelle v0.27.0 are the last releases that accept
 Bazel 4.2.x (rules_go 0.35 needs Bazel 5.1). Both come as the module zips of
 the Go module proxy (the same bytes everywhere, checked by sha256 here), from
-each proxy of GOPROXY like rules_repro's own toolchain repository, so a
+each proxy of GOPROXY through rules_repro's public helper
+(`@rules_repro//rules:goproxy.bzl`, which its own toolchain uses), so a
 module mirror, `--repository_cache` or `--distdir` serves them; the public
 proxy when GOPROXY is unset. The SDK is Debian's golang-1.19-go (rules_go
 0.34 cannot use Go 1.20+ SDKs: they ship no compiled standard library);
 `tools/install-deps.sh demo` installs it.
 """
+
+load("@rules_repro//rules:goproxy.bzl", "go_fetch_env_vars", "go_module_zip_urls", "go_proxy")
 
 RULES_GO_VERSION = "v0.34.0"
 GAZELLE_VERSION = "v0.27.0"
@@ -45,68 +48,18 @@ GAZELLE_VERSION = "v0.27.0"
 RULES_GO_SHA256 = "c485387052fd81576e104fe12687963f340cc06350936561b9ee4b2ef87ea4e0"
 GAZELLE_SHA256 = "2eb0f31565e3bfb03d2b03dc518317fe4b905b83eabc82fc45e8d141acb813b6"
 
-_DEFAULT_GOPROXY = "https://proxy.golang.org"
-
-# Variables passed to `go mod vendor`: where modules come from and where they
-# are kept. Everything else that could change the result is fixed.
-_PASSED_ENV = [
-    "GOPROXY",
-    "GONOPROXY",
-    "GOPRIVATE",
-    "GONOSUMDB",
-    "GOSUMDB",
-    "GOINSECURE",
+# Variables passed to `go mod vendor`: where modules come from (rules_repro's
+# list) and where they are kept. Everything else that could change the result
+# is fixed.
+_PASSED_ENV = go_fetch_env_vars() + [
     "GOMODCACHE",
     "GOPATH",
-    "HOME",
-    "NETRC",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "PATH",
 ]
-
-def _escape(module):
-    """The module path as the proxy protocol spells it (upper case as !lower)."""
-    out = ""
-    for c in module.elems():
-        if c.isupper():
-            out += "!" + c.lower()
-        else:
-            out += c
-    return out
-
-def proxy_urls(environ, path):
-    """URLs of path on each proxy of GOPROXY (the public proxy when unset).
-
-    Args:
-      environ: the repository rule's environment (rctx.os.environ).
-      path: the path below the proxy root, such as `MODULE/@v/VERSION.zip`.
-
-    Returns:
-      A list of URLs, at least one.
-    """
-    urls = []
-    for entry in (environ.get("GOPROXY", "") or _DEFAULT_GOPROXY).replace("|", ",").split(","):
-        entry = entry.strip().rstrip("/")
-        if entry in ("", "direct", "off"):
-            continue
-        if not entry.startswith("http://") and not entry.startswith("https://") and not entry.startswith("file://"):
-            entry = "https://" + entry
-        urls.append(entry + "/" + path)
-
-    # GOPROXY=off or direct: the repository cache may still have the zip.
-    return urls or [_DEFAULT_GOPROXY + "/" + path]
 
 def _go_module_archive_impl(rctx):
     module, version = rctx.attr.module, rctx.attr.version
     rctx.download_and_extract(
-        url = proxy_urls(rctx.os.environ, "%s/@v/%s.zip" % (_escape(module), version)),
+        url = go_module_zip_urls(rctx.os.environ, module, version),
         sha256 = rctx.attr.sha256,
         type = "zip",
         stripPrefix = "%s@%s" % (module, version),
@@ -146,8 +99,7 @@ def _vendor(rctx):
         "GOARM64": "",
         "GO386": "",
     })
-    if not env.get("GOPROXY"):
-        env["GOPROXY"] = _DEFAULT_GOPROXY
+    env["GOPROXY"] = go_proxy(environ)
 
     # The user's module cache ($HOME/go/pkg/mod unless GOMODCACHE or GOPATH
     # say otherwise): it survives `bazel clean --expunge`, so a fetch after

@@ -217,7 +217,7 @@ def default_output(ctx, digest, descriptor, outputs, sources):
         return depset([outputs["layout"]])
     return depset([digest, descriptor])
 
-def materialize(ctx, name, descriptor, sources, extra_blobs, repo_tags = [], index = False):
+def materialize(ctx, name, descriptor, sources, extra_blobs, version, repo_tags = [], index = False):
     """Declares the actions that write the image or index in each output format (formats.bzl).
 
     Args:
@@ -226,6 +226,8 @@ def materialize(ctx, name, descriptor, sources, extra_blobs, repo_tags = [], ind
       descriptor: the image or index descriptor File.
       sources: where the blobs are (see blob_sources).
       extra_blobs: other blob Files (manifests, configs, index).
+      version: the compatibility version, which chooses how layouts and
+        archives are written.
       repo_tags: tags of the docker archive.
       index: True for an index: only the formats with for_index.
 
@@ -254,6 +256,7 @@ def materialize(ctx, name, descriptor, sources, extra_blobs, repo_tags = [], ind
         args.add_all(extra_blobs, before_each = "--blob")
         args.add_all(blob_args(sources))
         args.add("--output", out.path)
+        args.add("--compatibility-version", str(version))
         if fmt.docker:
             args.add_all(repo_tags, before_each = "--tag")
         else:
@@ -347,7 +350,7 @@ def _image_impl(ctx):
 
     own = depset([struct(descriptor = layer.info.descriptor, blob = layer.info.blob, rebuild = layer.info.rebuild) for layer in layers])
     sources = merge_blob_sources([blob_sources(blobs = own)] + ([base] if base else []))
-    outputs = materialize(ctx, ctx.label.name, descriptor, sources, [manifest, config], ctx.attr.repo_tags)
+    outputs = materialize(ctx, ctx.label.name, descriptor, sources, [manifest, config], version, ctx.attr.repo_tags)
     source_repos = depset()
     if base:
         source_repos = depset([base.source_repository] if base.source_repository else [], transitive = [base.source_repositories])

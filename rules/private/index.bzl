@@ -67,7 +67,7 @@ def _index_impl(ctx):
 
     extra = [index] + [i.manifest for i in infos] + [i.config for i in infos]
     sources = merge_blob_sources(infos)
-    outputs = materialize(ctx, ctx.label.name, descriptor, sources, extra, index = True)
+    outputs = materialize(ctx, ctx.label.name, descriptor, sources, extra, version, index = True)
     return [
         DefaultInfo(files = default_output(ctx, digest, descriptor, outputs, sources)),
         ImageIndexInfo(index = index, descriptor = descriptor, digest = digest, images = infos, compatibility_version = version),

@@ -40,6 +40,7 @@ REPRO_SRCS = [
     "tools/lock/strictjson.go",
     "tools/lock/suggest.go",
     "tools/lock/update.go",
+    "tools/oci/encoding.go",
     "tools/oci/formats.go",
     "tools/oci/layout.go",
     "tools/oci/platform.go",

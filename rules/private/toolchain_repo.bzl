@@ -12,6 +12,7 @@ platform gets its own repository, fetched only when toolchain resolution
 selects it.
 """
 
+load("//rules/private:goproxy.bzl", "go_fetch_env_vars", "go_module_zip_urls")
 load("//rules/private:srcs.bzl", "REPRO_SRCS")
 
 # The Go release that builds the helper. Changing it changes the helper's
@@ -29,8 +30,6 @@ GO_TOOLCHAIN_SHA256 = {
     "linux-arm64": "02b36b6787b3ac767668f630e2998df45a3b1f9ffee08d1bf3ef6487cd658d99",
 }
 
-DEFAULT_GOPROXY = "https://proxy.golang.org"
-
 PLATFORMS = {
     "linux_amd64": struct(goos = "linux", goarch = "amd64", constraints = ["@platforms//os:linux", "@platforms//cpu:x86_64"]),
     "linux_arm64": struct(goos = "linux", goarch = "arm64", constraints = ["@platforms//os:linux", "@platforms//cpu:aarch64"]),
@@ -42,43 +41,7 @@ PLATFORMS = {
 # decide where modules come from and where caches live; none of them can
 # change the helper's bytes (modules are checked against go.sum, and Go's
 # build cache is keyed by content). Everything else is cleared.
-_PASSED_ENV = [
-    "GOPROXY",
-    "GONOPROXY",
-    "GOPRIVATE",
-    "GONOSUMDB",
-    "GOSUMDB",
-    "GOINSECURE",
-    "GOVCS",
-    "HOME",
-    "NETRC",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "PATH",
-]
-
-def _proxy_urls(rctx, path):
-    """URLs of path on each proxy of GOPROXY (the public proxy when unset)."""
-    goproxy = rctx.os.environ.get("GOPROXY", "") or DEFAULT_GOPROXY
-    urls = []
-    for entry in goproxy.replace("|", ",").split(","):
-        entry = entry.strip().rstrip("/")
-        if entry in ("", "direct", "off"):
-            continue
-        if not entry.startswith("http://") and not entry.startswith("https://") and not entry.startswith("file://"):
-            entry = "https://" + entry
-        urls.append(entry + "/" + path)
-    if not urls:
-        # GOPROXY=off or direct: the repository cache or --distdir may still
-        # have the zip (matched by sha256); otherwise the public proxy.
-        urls.append(DEFAULT_GOPROXY + "/" + path)
-    return urls
+_PASSED_ENV = go_fetch_env_vars()
 
 def _download_go(rctx, host):
     """Downloads and extracts the pinned Go release for the host into ./_go.
@@ -94,7 +57,7 @@ def _download_go(rctx, host):
         ))
     version = "v0.0.1-%s.%s" % (GO_VERSION, host)
     rctx.download_and_extract(
-        url = _proxy_urls(rctx, "golang.org/toolchain/@v/%s.zip" % version),
+        url = go_module_zip_urls(rctx.os.environ, "golang.org/toolchain", version),
         sha256 = sha256,
         type = "zip",
         output = "_go",

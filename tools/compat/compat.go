@@ -3,7 +3,8 @@
 // A compatibility version pins every behaviour that affects a digest: tar
 // header rules and default modes, compression implementation, levels and
 // media types, the JSON encoding of config, manifest and index, media-type
-// rewrites of base layers, annotations and history text. A Version is a
+// rewrites of base layers, annotations and history text, and how layouts
+// and archives are written. A Version is a
 // value that carries these behaviours: the layer, image and index code ask
 // it instead of hard-coding a rule or switching on a number, so a new
 // version is one table entry (see versions). A released version's outputs
@@ -29,6 +30,10 @@
 //   - History: one entry per added layer, created = epoch, created_by as
 //     given (the rules give the layer's Bazel label), comment "rules_repro";
 //     base history is kept as is.
+//   - Layouts and archives: index.json in canonical JSON, oci-layout
+//     {"imageLayoutVersion":"1.0.0"}, docker's manifest.json by Go's
+//     encoding/json; archive entries PAX, directories 0755, files 0644,
+//     owner 0:0, mtime 0, in the order of oci.Encoding.
 //
 // Version 2 is version 1 with four changes (docs/compatibility.md):
 // created_by never carries text the rules give (no Bazel label, so renaming
@@ -41,7 +46,9 @@
 package compat
 
 import (
+	"archive/tar"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -135,6 +142,9 @@ type Version struct {
 	// BaseLayerMediaType maps a base layer's media type to the one written
 	// in our manifest.
 	BaseLayerMediaType func(string) string
+	// Archive is how layouts, OCI archives and docker archives are
+	// written: index.json, oci-layout, docker's manifest.json, tar headers.
+	Archive oci.Encoding
 }
 
 // AnnotationKey records the compatibility version in manifests and indexes.
@@ -159,6 +169,18 @@ var v1Tar = TarRules{DirMode: 0o755, FileMode: 0o644, ExecMode: 0o755, SymlinkMo
 // v2Tar is v1Tar with file modes from content, not from the disk's x bits.
 var v2Tar = TarRules{DirMode: 0o755, FileMode: 0o644, ExecMode: 0o755, SymlinkMode: 0o777, WhiteoutMTime: 0, ModeFromContent: true}
 
+// v1Archive is version 1's layout and archive encoding (as written before
+// versions chose it); version 2 shares it. index.json is canonical JSON,
+// docker's manifest.json is Go's encoding/json (fields Config, RepoTags,
+// Layers in that order); archive entries are PAX headers, directories
+// 0755, files 0644, mtime 0.
+var v1Archive = oci.Encoding{
+	IndexJSON:          canonjson.Marshal,
+	LayoutFile:         []byte(`{"imageLayoutVersion":"1.0.0"}`),
+	DockerManifestJSON: json.Marshal,
+	Tar:                oci.ArchiveTarRules{DirMode: 0o755, FileMode: 0o644, MTime: 0, Format: tar.FormatPAX},
+}
+
 var versions = map[int]*Version{
 	1: {
 		Number:             1,
@@ -168,6 +190,7 @@ var versions = map[int]*Version{
 		HistoryComment:     "rules_repro",
 		Marshal:            canonjson.Marshal,
 		BaseLayerMediaType: oci.OCILayerMediaType,
+		Archive:            v1Archive,
 	},
 	2: {
 		Number:             2,
@@ -180,6 +203,7 @@ var versions = map[int]*Version{
 		StampConfig:        true,
 		Marshal:            canonjson.Marshal,
 		BaseLayerMediaType: oci.OCILayerMediaType,
+		Archive:            v1Archive,
 	},
 }
 

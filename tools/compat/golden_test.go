@@ -1,6 +1,7 @@
 package compat_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/rules-repro/rules_repro/tools/compat"
 	"github.com/rules-repro/rules_repro/tools/image"
@@ -44,8 +46,9 @@ func (r goldenRow) key() string {
 }
 
 type goldenDoc struct {
-	Note []string    `json:"note"`
-	Rows []goldenRow `json:"rows"`
+	Note     []string     `json:"note"`
+	Archives []archiveRow `json:"archives,omitempty"`
+	Rows     []goldenRow  `json:"rows"`
 }
 
 var goldenNote = []string{
@@ -58,6 +61,7 @@ var goldenNote = []string{
 	"Versions with a fixed file time option (2 and later) add small and links built with --file-mtime 0.",
 	"Versions whose file modes come from content (2 and later) add disk-modes: files read from disk whose",
 	"permission bits disagree with their content (a script 0644, data 0755), as remote execution leaves them.",
+	"Archive rows: the small fixture (gzip) as a layout's index.json, an OCI archive and a docker archive of its image and index.",
 	"Each fixture becomes a layer (epoch 1700000000) under each compression and level; the layer goes",
 	"into a linux/amd64 image with fixed config fields, and an index over linux/amd64 and linux/arm64",
 	"images of the same layer. A released version's rows must never change: if this test fails, find",
@@ -226,7 +230,16 @@ func fixture(t *testing.T, name string) ([]layer.Entry, []string) {
 // than the epoch, for versions that offer it (Version.FileMTime).
 const fixedMTimeSuffix = "+file-mtime-0"
 
-func computeRow(t *testing.T, v *compat.Version, fixtureName string, enc encoding) goldenRow {
+// built is a fixture built under a version: its layer (descriptor and blob
+// file), the linux/amd64 and linux/arm64 images of it, and their index.
+type built struct {
+	layer     *oci.LayerDescriptor
+	layerPath string
+	images    []*image.Result
+	index     *image.IndexResult
+}
+
+func buildFixture(t *testing.T, v *compat.Version, fixtureName string, enc encoding) *built {
 	base, fixed := strings.CutSuffix(fixtureName, fixedMTimeSuffix)
 	entries, lowerPaths := fixture(t, base)
 	e, err := v.Encoding(enc.compression, enc.level)
@@ -248,17 +261,17 @@ func computeRow(t *testing.T, v *compat.Version, fixtureName string, enc encodin
 	if err := tree.AddSpec(&layer.Spec{Entries: entries}, fixtureName); err != nil {
 		t.Fatal(err)
 	}
-	d, err := layer.Build(tree, filepath.Join(t.TempDir(), "layer"), "", layer.BuildOptions{Encoding: e})
+	b := &built{layerPath: filepath.Join(t.TempDir(), "layer")}
+	b.layer, err = layer.Build(tree, b.layerPath, "", layer.BuildOptions{Encoding: e})
 	if err != nil {
 		t.Fatal(err)
 	}
 	entrypoint, cmd := []string{"/app/run"}, []string{"--port", "8080"}
 	var imgs []*oci.ImageDescriptor
-	var first *image.Result
 	for _, arch := range []string{"amd64", "arm64"} {
 		res, err := image.Build(image.Options{
 			Version: v, Epoch: epoch,
-			Layers: []image.Layer{{Descriptor: d, CreatedBy: "golden " + fixtureName}},
+			Layers: []image.Layer{{Descriptor: b.layer, CreatedBy: "golden " + fixtureName}},
 			Config: image.Config{
 				Entrypoint: &entrypoint, Cmd: &cmd, Env: []string{"PATH=/usr/bin:/bin", "APP=golden"},
 				WorkingDir: ptr("/app"), User: ptr("1000:1000"), Labels: map[string]string{"org.example.fixture": fixtureName},
@@ -270,22 +283,86 @@ func computeRow(t *testing.T, v *compat.Version, fixtureName string, enc encodin
 		if err != nil {
 			t.Fatal(err)
 		}
-		if first == nil {
-			first = res
-		}
+		b.images = append(b.images, res)
 		imgs = append(imgs, &res.Descriptor)
 	}
-	idx, err := image.BuildIndex(image.IndexOptions{Version: v, Epoch: epoch, Images: imgs})
+	b.index, err = image.BuildIndex(image.IndexOptions{Version: v, Epoch: epoch, Images: imgs})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return b
+}
+
+func computeRow(t *testing.T, v *compat.Version, fixtureName string, enc encoding) goldenRow {
+	b := buildFixture(t, v, fixtureName, enc)
+	d, first := b.layer, b.images[0]
 	row := goldenRow{Version: v.Number, Fixture: fixtureName, Compression: enc.compression,
 		Layer: d.Digest.String(), DiffID: d.DiffID.String(), Config: first.Descriptor.Config.Digest.String(),
-		Manifest: first.Descriptor.Digest.String(), Index: idx.Descriptor.Digest.String()}
+		Manifest: first.Descriptor.Digest.String(), Index: b.index.Descriptor.Digest.String()}
 	if enc.level >= 0 {
 		row.Level = ptr(enc.level)
 	}
 	return row
+}
+
+// archiveRow is what a version writes for the outputs other than blobs:
+// the digest of a layout's index.json and the sha256 of the OCI archive and
+// of the `docker load` archive, for an image (linux/amd64) or an index, as
+// the rules ask for them (ref name "latest"; the docker archive with a tag).
+type archiveRow struct {
+	Version       int    `json:"version"`
+	Fixture       string `json:"fixture"`
+	Root          string `json:"root"`
+	LayoutIndex   string `json:"layout_index"`
+	OCIArchive    string `json:"oci_archive"`
+	DockerArchive string `json:"docker_archive,omitempty"`
+}
+
+func (r archiveRow) key() string { return fmt.Sprintf("v%d/%s/%s", r.Version, r.Fixture, r.Root) }
+
+// archiveFixture is the fixture (gzip, default level) of the archive rows.
+const archiveFixture = "small"
+
+func computeArchiveRows(t *testing.T, v *compat.Version) []archiveRow {
+	b := buildFixture(t, v, archiveFixture, encoding{"gzip", -1})
+	set := oci.NewBlobSet()
+	set.AddFile(b.layer.Digest, b.layerPath)
+	for _, img := range b.images {
+		set.AddBytes(img.Config)
+		set.AddBytes(img.Manifest)
+	}
+	set.AddBytes(b.index.Index)
+	var rows []archiveRow
+	for _, root := range []struct {
+		name string
+		d    oci.ImageDescriptor
+	}{{"image", b.images[0].Descriptor}, {"index", b.index.Descriptor}} {
+		desc := specs.Descriptor{MediaType: root.d.MediaType, Digest: root.d.Digest, Size: root.d.Size, Platform: root.d.Platform}
+		row := archiveRow{Version: v.Number, Fixture: archiveFixture, Root: root.name}
+		dir := filepath.Join(t.TempDir(), "layout")
+		if err := oci.WriteLayout(dir, desc, set, v.Archive, "latest"); err != nil {
+			t.Fatal(err)
+		}
+		index, err := os.ReadFile(filepath.Join(dir, "index.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		row.LayoutIndex = digest.FromBytes(index).String()
+		var buf bytes.Buffer
+		if err := oci.WriteArchive(&buf, desc, set, v.Archive, oci.ArchiveOptions{RefName: "latest"}); err != nil {
+			t.Fatal(err)
+		}
+		row.OCIArchive = digest.FromBytes(buf.Bytes()).String()
+		if root.name == "image" {
+			buf.Reset()
+			if err := oci.WriteArchive(&buf, desc, set, v.Archive, oci.ArchiveOptions{RepoTags: []string{"example.com/golden:latest"}, Docker: true}); err != nil {
+				t.Fatal(err)
+			}
+			row.DockerArchive = digest.FromBytes(buf.Bytes()).String()
+		}
+		rows = append(rows, row)
+	}
+	return rows
 }
 
 func TestGoldenMatrix(t *testing.T) {
@@ -300,15 +377,14 @@ func TestGoldenMatrix(t *testing.T) {
 		}
 	}
 	record := os.Getenv("REPRO_GOLDEN_RECORD") == "1"
-	have := map[string]goldenRow{}
 	for _, r := range doc.Rows {
 		if _, err := compat.Lookup(r.Version); err != nil || r.Version == 0 {
 			t.Errorf("golden rows exist for version %d, which this build no longer supports: released versions must stay supported", r.Version)
 		}
-		have[r.key()] = r
 	}
-	added := 0
-	computed := map[string]bool{}
+	rows := newGoldenTable(&doc.Rows, record, "row", equalRows, describe)
+	archives := newGoldenTable(&doc.Archives, record, "archive row",
+		func(a, b archiveRow) bool { return a == b }, func(r archiveRow) string { return fmt.Sprintf("%+v", r) })
 	v1Layers := map[string]string{} // fixture/compression/level -> version 1's layer digest
 	for _, n := range compat.Supported() {
 		v, _ := compat.Lookup(n)
@@ -322,7 +398,6 @@ func TestGoldenMatrix(t *testing.T) {
 		for _, fx := range fixtures {
 			for _, enc := range encodings {
 				got := computeRow(t, v, fx, enc)
-				computed[got.key()] = true
 				// Every version so far writes version 1's layer bytes for the
 				// same tree and times: only config, manifest and index differ.
 				lk := strings.TrimPrefix(got.key(), fmt.Sprintf("v%d/", n))
@@ -331,34 +406,75 @@ func TestGoldenMatrix(t *testing.T) {
 				} else if want, ok := v1Layers[lk]; ok && got.Layer != want {
 					t.Errorf("%s: layer %s differs from version 1's %s for the same tree", got.key(), got.Layer, want)
 				}
-				want, ok := have[got.key()]
-				switch {
-				case !ok && record:
-					doc.Rows = append(doc.Rows, got)
-					added++
-				case !ok:
-					t.Errorf("%s: no golden row; record it with REPRO_GOLDEN_RECORD=1", got.key())
-				case got != want && !equalRows(got, want):
-					t.Errorf("%s: digests changed\n got: %+v\nwant: %+v\nA released compatibility version's output must not change: find what changed the bytes.", got.key(), describe(got), describe(want))
-				}
+				rows.check(t, got)
 			}
 		}
-	}
-	// A row nothing computes any more means a version lost a behaviour
-	// that selects a fixture (such as Tar.ModeFromContent): a change.
-	for k := range have {
-		if !computed[k] {
-			t.Errorf("%s: golden row no longer computed: did the version lose the behaviour its fixture tests?", k)
+		// Layouts and archives of the same version.
+		for _, got := range computeArchiveRows(t, v) {
+			archives.check(t, got)
 		}
 	}
+	rows.stale(t)
+	archives.stale(t)
+	added := rows.added + archives.added
 	if added > 0 {
 		sort.SliceStable(doc.Rows, func(i, j int) bool { return doc.Rows[i].key() < doc.Rows[j].key() })
+		sort.SliceStable(doc.Archives, func(i, j int) bool { return doc.Archives[i].key() < doc.Archives[j].key() })
 		doc.Note = goldenNote
 		out, _ := json.MarshalIndent(doc, "", "  ")
 		if err := os.WriteFile(goldenFile, append(out, '\n'), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("recorded %d new golden rows in %s", added, goldenFile)
+	}
+}
+
+// goldenTable checks computed rows against the recorded ones: a missing row
+// is added only when recording, a differing row always fails, and a
+// recorded row nothing computes any more fails.
+type goldenTable[R interface{ key() string }] struct {
+	rows     *[]R
+	have     map[string]R
+	computed map[string]bool
+	record   bool
+	what     string
+	equal    func(a, b R) bool
+	show     func(R) string
+	added    int
+}
+
+func newGoldenTable[R interface{ key() string }](rows *[]R, record bool, what string, equal func(a, b R) bool, show func(R) string) *goldenTable[R] {
+	g := &goldenTable[R]{rows: rows, have: map[string]R{}, computed: map[string]bool{}, record: record, what: what, equal: equal, show: show}
+	for _, r := range *rows {
+		g.have[r.key()] = r
+	}
+	return g
+}
+
+func (g *goldenTable[R]) check(t *testing.T, got R) {
+	t.Helper()
+	k := got.key()
+	g.computed[k] = true
+	want, ok := g.have[k]
+	switch {
+	case !ok && g.record:
+		*g.rows = append(*g.rows, got)
+		g.added++
+	case !ok:
+		t.Errorf("%s: no golden %s; record it with REPRO_GOLDEN_RECORD=1", k, g.what)
+	case !g.equal(got, want):
+		t.Errorf("%s: digests changed\n got: %s\nwant: %s\nA released compatibility version's output must not change: find what changed the bytes.", k, g.show(got), g.show(want))
+	}
+}
+
+// stale fails for a recorded row nothing computes any more: a version lost
+// a behaviour that selects a fixture (such as Tar.ModeFromContent), a change.
+func (g *goldenTable[R]) stale(t *testing.T) {
+	t.Helper()
+	for k := range g.have {
+		if !g.computed[k] {
+			t.Errorf("%s: golden %s no longer computed: did the version lose the behaviour its fixture tests?", k, g.what)
+		}
 	}
 }
 

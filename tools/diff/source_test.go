@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/rules-repro/rules_repro/tools/compat"
 	"github.com/rules-repro/rules_repro/tools/oci"
 	"github.com/rules-repro/rules_repro/tools/registry"
 )
@@ -46,7 +47,7 @@ func writeArchive(t *testing.T, dir, out string, root specs.Descriptor, o oci.Ar
 	set := oci.NewBlobSet()
 	set.AddLayout(dir)
 	var buf bytes.Buffer
-	if err := oci.WriteArchive(&buf, root, set, o); err != nil {
+	if err := oci.WriteArchive(&buf, root, set, compat.V1().Archive, o); err != nil {
 		t.Fatal(err)
 	}
 	data := buf.Bytes()

@@ -156,7 +156,7 @@ func hostileLayout(t *testing.T, dir, layerDigest string) specs.Descriptor {
 	desc := specs.Descriptor{MediaType: MediaTypeImageManifest, Digest: md, Size: int64(len(man))}
 	idx := `{"schemaVersion":2,"manifests":[{"mediaType":"` + MediaTypeImageManifest + `","digest":"` + md.String() + `","size":` + itoa(len(man)) + `}]}`
 	os.WriteFile(filepath.Join(dir, "index.json"), []byte(idx), 0o644)
-	os.WriteFile(filepath.Join(dir, "oci-layout"), layoutFile, 0o644)
+	os.WriteFile(filepath.Join(dir, "oci-layout"), testEncoding.LayoutFile, 0o644)
 	return desc
 }
 
@@ -174,7 +174,7 @@ func TestHostileLayoutWritesNothingOutside(t *testing.T) {
 	set := NewBlobSet()
 	set.AddLayout(base)
 	out := filepath.Join(root, "a/b/out")
-	if err := WriteLayout(out, desc, set, ""); err == nil || !strings.Contains(err.Error(), "../../../../X/payload") {
+	if err := WriteLayout(out, desc, set, testEncoding, ""); err == nil || !strings.Contains(err.Error(), "../../../../X/payload") {
 		t.Errorf("WriteLayout: %v", err)
 	}
 	for _, p := range []string{filepath.Join(root, "a/X"), out} {
@@ -249,7 +249,7 @@ func TestWriteLayoutRenamesVerifiedBlobs(t *testing.T) {
 		w := &watchSource{t: t, parent: parent, data: served, d: ld}
 		set.AddSource(w)
 		out := filepath.Join(parent, "out")
-		err := WriteLayout(out, specs.Descriptor{MediaType: MediaTypeImageManifest, Digest: md, Size: int64(len(man))}, set, "")
+		err := WriteLayout(out, specs.Descriptor{MediaType: MediaTypeImageManifest, Digest: md, Size: int64(len(man))}, set, testEncoding, "")
 		if !w.seen {
 			t.Fatal("the layer was not read")
 		}

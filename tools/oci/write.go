@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -16,7 +15,6 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/rules-repro/rules_repro/tools/atomicfile"
-	"github.com/rules-repro/rules_repro/tools/canonjson"
 )
 
 // BlobSet says where the bytes of each blob are: in memory, in a file, or
@@ -53,6 +51,19 @@ func (b *BlobSet) AddLayout(dir string) { b.layouts = append(b.layouts, dir) }
 func (b *BlobSet) Bytes(d digest.Digest) ([]byte, error) {
 	data, _, err := b.bytes(d)
 	return data, err
+}
+
+// Manifest reads and parses image manifest d.
+func (b *BlobSet) Manifest(d digest.Digest) (*specs.Manifest, error) {
+	data, err := b.Bytes(d)
+	if err != nil {
+		return nil, err
+	}
+	m, err := ParseManifest(data)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", d, err)
+	}
+	return m, nil
 }
 
 // bytes is Bytes, also saying where the blob came from.
@@ -192,31 +203,33 @@ func (b *BlobSet) Closure(root specs.Descriptor) ([]specs.Descriptor, error) {
 	return out, nil
 }
 
-// layoutIndex is the index.json of a layout whose only entry is root.
-func layoutIndex(root specs.Descriptor, refName string) ([]byte, error) {
+// layoutIndex is the index.json of a layout whose only entry is root,
+// encoded by enc.
+func layoutIndex(enc Encoding, root specs.Descriptor, refName string) ([]byte, error) {
 	d := specs.Descriptor{MediaType: root.MediaType, Digest: root.Digest, Size: root.Size, Platform: root.Platform}
 	if refName != "" {
 		d.Annotations = map[string]string{AnnotationRefName: refName}
 	}
-	return canonjson.Marshal(map[string]any{
+	return enc.IndexJSON(map[string]any{
 		"schemaVersion": 2,
 		"mediaType":     MediaTypeImageIndex,
 		"manifests":     []specs.Descriptor{d},
 	})
 }
 
-var layoutFile = []byte(`{"imageLayoutVersion":"1.0.0"}`)
-
 // WriteLayout writes an OCI image layout directory holding root and all it
 // references. refName, if not empty, is recorded as the
 // org.opencontainers.image.ref.name annotation. The directory appears only
-// when complete.
-func WriteLayout(dir string, root specs.Descriptor, blobs *BlobSet, refName string) error {
+// when complete. enc gives the bytes of index.json and oci-layout.
+func WriteLayout(dir string, root specs.Descriptor, blobs *BlobSet, enc Encoding, refName string) error {
+	if err := enc.check(); err != nil {
+		return err
+	}
 	descs, err := blobs.Closure(root)
 	if err != nil {
 		return err
 	}
-	index, err := layoutIndex(root, refName)
+	index, err := layoutIndex(enc, root, refName)
 	if err != nil {
 		return err
 	}
@@ -240,7 +253,7 @@ func WriteLayout(dir string, root specs.Descriptor, blobs *BlobSet, refName stri
 	if err := os.WriteFile(filepath.Join(out.Path, "index.json"), index, 0o644); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(out.Path, "oci-layout"), layoutFile, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(out.Path, "oci-layout"), enc.LayoutFile, 0o644); err != nil {
 		return err
 	}
 	return out.Commit()
@@ -291,30 +304,30 @@ type ArchiveOptions struct {
 // WriteArchive writes a tar of an OCI layout holding root (an OCI archive),
 // or a `docker load` archive: docker's manifest.json and the blobs, and no
 // index.json or oci-layout, which would make `podman load` read it as an
-// OCI archive and drop its tags. Entries are in walk order with fixed metadata
-// (mode 0644/0755, owner 0:0, mtime 0), so the archive is reproducible.
-func WriteArchive(w io.Writer, root specs.Descriptor, blobs *BlobSet, opts ArchiveOptions) error {
+// OCI archive and drop its tags. The entries are in a fixed order with the
+// metadata and JSON encoding enc gives (see Encoding), so the archive is
+// reproducible.
+func WriteArchive(w io.Writer, root specs.Descriptor, blobs *BlobSet, enc Encoding, opts ArchiveOptions) error {
+	if err := enc.check(); err != nil {
+		return err
+	}
 	descs, err := blobs.Closure(root)
 	if err != nil {
 		return err
 	}
-	index, err := layoutIndex(root, opts.RefName)
+	index, err := layoutIndex(enc, root, opts.RefName)
 	if err != nil {
 		return err
 	}
-	files := map[string][]byte{"index.json": index, "oci-layout": layoutFile}
+	files := map[string][]byte{"index.json": index, "oci-layout": enc.LayoutFile}
 	if opts.Docker || len(opts.RepoTags) > 0 {
 		files = map[string][]byte{}
 		if !IsManifest(root.MediaType) {
 			return fmt.Errorf("a docker load archive holds one image; %s is an index (choose a platform)", root.Digest)
 		}
-		data, err := blobs.Bytes(root.Digest)
+		m, err := blobs.Manifest(root.Digest)
 		if err != nil {
 			return err
-		}
-		m, err := ParseManifest(data)
-		if err != nil {
-			return fmt.Errorf("manifest %s: %w", root.Digest, err)
 		}
 		entry := dockerManifestEntry{Config: blobName(m.Config.Digest), RepoTags: opts.RepoTags, Layers: []string{}}
 		if entry.RepoTags == nil {
@@ -323,7 +336,7 @@ func WriteArchive(w io.Writer, root specs.Descriptor, blobs *BlobSet, opts Archi
 		for _, l := range m.Layers {
 			entry.Layers = append(entry.Layers, blobName(l.Digest))
 		}
-		dm, err := json.Marshal([]dockerManifestEntry{entry})
+		dm, err := enc.DockerManifestJSON([]dockerManifestEntry{entry})
 		if err != nil {
 			return err
 		}
@@ -331,11 +344,12 @@ func WriteArchive(w io.Writer, root specs.Descriptor, blobs *BlobSet, opts Archi
 	}
 	sort.Slice(descs, func(i, j int) bool { return descs[i].Digest < descs[j].Digest })
 	tw := tar.NewWriter(w)
+	rules := enc.Tar
 	dir := func(name string) error {
-		return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name, Mode: 0o755, ModTime: time.Unix(0, 0), Format: tar.FormatPAX})
+		return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name, Mode: rules.DirMode, ModTime: time.Unix(rules.MTime, 0), Format: rules.Format})
 	}
 	file := func(name string, size int64) error {
-		return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Size: size, Mode: 0o644, ModTime: time.Unix(0, 0), Format: tar.FormatPAX})
+		return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Size: size, Mode: rules.FileMode, ModTime: time.Unix(rules.MTime, 0), Format: rules.Format})
 	}
 	if err := dir("blobs/"); err != nil {
 		return err

@@ -32,6 +32,9 @@ type LoadOptions struct {
 	Image specs.Descriptor
 	// Blobs holds its manifest, config and the layers the build has.
 	Blobs *oci.BlobSet
+	// Encoding writes the `docker load` archive (the compatibility
+	// version's, compat.Version.Archive).
+	Encoding oci.Encoding
 	// Engine is EngineAuto (docker when `docker info` succeeds, else
 	// podman), EngineDocker or EnginePodman.
 	Engine string
@@ -178,13 +181,9 @@ func Load(ctx context.Context, o LoadOptions) (*LoadResult, error) {
 	if !oci.IsManifest(o.Image.MediaType) {
 		return nil, fmt.Errorf("%s is not an image manifest (%s); choose a platform of an index first", o.Image.Digest, o.Image.MediaType)
 	}
-	data, err := o.Blobs.Bytes(o.Image.Digest)
+	m, err := o.Blobs.Manifest(o.Image.Digest)
 	if err != nil {
 		return nil, err
-	}
-	m, err := oci.ParseManifest(data)
-	if err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", o.Image.Digest, err)
 	}
 	var tags []string
 	for _, t := range o.Tags {
@@ -214,7 +213,7 @@ func Load(ctx context.Context, o LoadOptions) (*LoadResult, error) {
 	werr := make(chan error, 1)
 	go func() {
 		w := bufio.NewWriterSize(pw, 1<<20)
-		err := oci.WriteArchive(w, o.Image, o.Blobs, oci.ArchiveOptions{RepoTags: tags, Docker: true})
+		err := oci.WriteArchive(w, o.Image, o.Blobs, o.Encoding, oci.ArchiveOptions{RepoTags: tags, Docker: true})
 		if err == nil {
 			err = w.Flush()
 		}

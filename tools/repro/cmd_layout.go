@@ -25,6 +25,7 @@ func cmdMaterialize(format oci.OutputFormat, args []string, stdout io.Writer) er
 		descPath, output, refName, platform string
 		tags                                stringList
 		b                                   blobFlags
+		ver                                 versionFlag
 	)
 	fs.StringVar(&descPath, "descriptor", "", "descriptor JSON of the image or index (from 'repro image' or 'repro index')")
 	fs.StringVar(&output, "output", "", "output path")
@@ -34,12 +35,18 @@ func cmdMaterialize(format oci.OutputFormat, args []string, stdout io.Writer) er
 		fs.StringVar(&platform, "platform", "", "for an index: the platform to load (default: this machine's, "+runtime.GOOS+"/"+runtime.GOARCH+")")
 	}
 	b.register(fs)
+	ver.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if descPath == "" || output == "" {
 		return usagef("--descriptor and --output are required")
 	}
+	v, err := ver.get()
+	if err != nil {
+		return err
+	}
+	enc := v.Archive
 	d, err := oci.ReadImageDescriptor(descPath)
 	if err != nil {
 		return err
@@ -51,7 +58,7 @@ func cmdMaterialize(format oci.OutputFormat, args []string, stdout io.Writer) er
 	root := specs.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, Platform: d.Platform}
 	switch {
 	case format.Directory:
-		return oci.WriteLayout(output, root, set, refName)
+		return oci.WriteLayout(output, root, set, enc, refName)
 	case format.Docker:
 		if oci.IsIndex(root.MediaType) {
 			if root, err = selectPlatform(set, root, platform); err != nil {
@@ -60,20 +67,20 @@ func cmdMaterialize(format oci.OutputFormat, args []string, stdout io.Writer) er
 		} else if platform != "" {
 			return usagef("--platform only applies to an index")
 		}
-		return writeArchive(output, root, set, oci.ArchiveOptions{RefName: refName, RepoTags: tags, Docker: true})
+		return writeArchive(output, root, set, enc, oci.ArchiveOptions{RefName: refName, RepoTags: tags, Docker: true})
 	default:
-		return writeArchive(output, root, set, oci.ArchiveOptions{RefName: refName})
+		return writeArchive(output, root, set, enc, oci.ArchiveOptions{RefName: refName})
 	}
 }
 
-func writeArchive(output string, root specs.Descriptor, set *oci.BlobSet, o oci.ArchiveOptions) error {
+func writeArchive(output string, root specs.Descriptor, set *oci.BlobSet, enc oci.Encoding, o oci.ArchiveOptions) error {
 	f, err := atomicfile.Create(output)
 	if err != nil {
 		return err
 	}
 	defer f.Abort()
 	w := bufio.NewWriterSize(f, 1<<20)
-	if err := oci.WriteArchive(w, root, set, o); err != nil {
+	if err := oci.WriteArchive(w, root, set, enc, o); err != nil {
 		return err
 	}
 	if err := w.Flush(); err != nil {

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strconv"
 
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/rules-repro/rules_repro/tools/compat"
 	"github.com/rules-repro/rules_repro/tools/oci"
 	"github.com/rules-repro/rules_repro/tools/publish"
 )
@@ -84,7 +86,11 @@ func cmdLoad(args []string, stdout io.Writer) error {
 			return fmt.Errorf("--platform %s: %s is a single image for %s", platform, d.Digest, oci.PlatformString(d.Platform))
 		}
 	}
-	res, err := publish.Load(ctx, publish.LoadOptions{Image: root, Blobs: set, Engine: engine, Tags: tags, Log: stdout})
+	v, err := imageVersion(set, root)
+	if err != nil {
+		return err
+	}
+	res, err := publish.Load(ctx, publish.LoadOptions{Image: root, Blobs: set, Encoding: v.Archive, Engine: engine, Tags: tags, Log: stdout})
 	if err != nil {
 		return err
 	}
@@ -104,4 +110,28 @@ func cmdLoad(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "tagged %s\n", t)
 	}
 	return nil
+}
+
+// imageVersion is the compatibility version an image was built under, as
+// its manifest records it (compat.AnnotationKey); the default version for
+// an image without the annotation. The streamed archive is then written as
+// that version's docker-archive output is.
+func imageVersion(set *oci.BlobSet, image specs.Descriptor) (*compat.Version, error) {
+	m, err := set.Manifest(image.Digest)
+	if err != nil {
+		return nil, err
+	}
+	s, ok := m.Annotations[compat.AnnotationKey]
+	if !ok {
+		return compat.Lookup(0)
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return nil, fmt.Errorf("image %s records %s=%q, which is not a compatibility version", image.Digest, compat.AnnotationKey, s)
+	}
+	v, err := compat.Lookup(n)
+	if err != nil {
+		return nil, fmt.Errorf("image %s was built under compatibility version %d: %v", image.Digest, n, err)
+	}
+	return v, nil
 }
