@@ -39,8 +39,8 @@ test_reproducible() {
 		[[ $a == "$b" ]] || fail "$f differs between $A and $B"
 	done
 	# Long argument lists went through params files (use_param_file(use_always = True)).
-	[[ -f $(image_file "$A/examples" app_layer.tar.gz-0.params) && -f $(image_file "$A/examples" image-0.params) ]] ||
-		fail "the layer and layout actions did not use params files"
+	[[ -f $(image_file "$A/examples" app_layer.tar.gz-0.params) && -f $(image_file "$A/examples" image.config.json-0.params) ]] ||
+		fail "the layer and image actions did not use params files"
 	log "image $(digest_of "$(image_file "$A/examples" image.digest)") and index $(digest_of "$(image_file "$A/examples" multiarch.digest)") equal in both clones"
 	a=$(helper_sha "$A")
 	b=$(helper_sha "$B")
@@ -127,6 +127,7 @@ test_remote_cache() {
 	fi
 	[[ $(digest_of "$(image_file "$A/examples" image.digest)") == "$(digest_of "$(image_file "$B/examples" image.digest)")" ]] ||
 		fail "digest differs between the clone that filled the cache and the one that read it"
+	downloads_each_byte_once "$E2E_TMP/cache" "$B" "${rc[@]}"
 	ebazel "$B/examples" clean >/dev/null 2>&1
 	build "$B" "${rc[@]}" --remote_download_minimal "${TARGETS[@]}" || fail "build with --remote_download_minimal"
 	[[ ! -e $(image_file "$B/examples" app_layer.tar.gz) ]] || fail "--remote_download_minimal downloaded the layer blob"
@@ -134,6 +135,58 @@ test_remote_cache() {
 	stamped_two_machines --remote_cache="http://$cache"
 	stop_nginx_cache "$E2E_TMP/cache"
 	grpc_remote_cache
+}
+
+# cas_downloads LOG FROM EXECLOG: "TOTAL UNIQUE", the bytes the nginx cache
+# sent after line FROM of its access log (combined format) for the outputs
+# of the image actions (Repro* spawns of Bazel's JSON execution log
+# EXECLOG), all of them and counting each entry once. Other rule sets'
+# outputs are left out: rules_go's standard library, for one, has the same
+# files in each configuration, downloaded once per configuration.
+cas_downloads() {
+	jq -rs '.[] | select(.mnemonic | startswith("Repro")) | .actualOutputs[]?.digest.hash' "$3" | sort -u >"$3.hashes"
+	tail -n +"$(($2 + 1))" "$1" |
+		awk 'NR == FNR { want["/cas/" $1]; next }
+			$6 == "\"GET" && ($7 in want) && $9 == 200 { t += $10; if (!($7 in seen)) { seen[$7]; u += $10 } }
+			END { print t + 0, u + 0 }' "$3.hashes" -
+}
+
+# downloads_each_byte_once CACHEDIR WS FLAG...: after bazel clean, a build
+# of //app:image from the remote cache with --remote_download_outputs=all
+# (Bazel's default) downloads the image actions' outputs once each: the
+# default outputs (digest and descriptor) copy nothing. The same build with
+# default_output=layout, whose layout copies the layer blobs, must show the
+# copies, or the measure proves nothing. (Not //app:multiarch: its amd64
+# image is //app:image again in another configuration, the same bytes from
+# other actions, which Bazel downloads as their own outputs.)
+downloads_each_byte_once() {
+	local dir=$1 ws=$2 log="$1/logs/access.log" from total unique
+	shift 2
+	local mode flags exec="$E2E_TMP/exec-download.json"
+	for mode in digest layout; do
+		flags=("$@" --remote_download_outputs=all "--@rules_repro//rules/settings:default_output=$mode" --execution_log_json_file="$exec")
+		# Once to put this mode's outputs in the cache (the layout is not
+		# there unless a build asked for it), then measured after a clean.
+		build "$ws" "${flags[@]}" //app:image || fail "build in $ws filling the remote cache, default_output=$mode"
+		ebazel "$ws/examples" clean >/dev/null 2>&1
+		from=$(wc -l <"$log")
+		build "$ws" "${flags[@]}" //app:image || fail "build in $ws from the remote cache, default_output=$mode"
+		read -r total unique <<<"$(cas_downloads "$log" "$from" "$exec")"
+		((unique > 0)) || fail "default_output=$mode: no output of an image action was downloaded from the cache"
+		case $mode in
+		digest)
+			((total * 100 <= unique * 105)) ||
+				fail "after bazel clean, the build from the cache downloaded $total bytes of image outputs for $unique bytes of distinct entries (> 1.05×)"
+			[[ ! -e $(image_file "$ws/examples" image) ]] || fail "the default build wrote the layout directory"
+			;;
+		layout)
+			((total * 100 > unique * 105)) ||
+				fail "default_output=layout downloaded $total bytes of image outputs for $unique distinct: the layouts' copies do not show, so the measure above proves nothing"
+			[[ -f $(image_file "$ws/examples" image)/index.json ]] || fail "default_output=layout gave no layout directory"
+			;;
+		esac
+		log "from the cache after bazel clean, default_output=$mode: downloaded $total bytes of image action outputs for $unique bytes of distinct cache entries"
+	done
 }
 
 # The same with a gRPC (REv2) remote cache: bb_storage alone
@@ -205,7 +258,7 @@ stamped_two_machines() {
 # 4. Real judges: skopeo inspects, umoci unpacks, runc runs the example.
 test_judges() {
 	ensure_clone "$A"
-	build "$A" "${TARGETS[@]}" --output_groups=+oci_archive,+docker_archive || fail "build"
+	build "$A" "${TARGETS[@]}" --output_groups=+layout,+oci_archive,+docker_archive || fail "build"
 	local layout digest
 	layout=$(image_file "$A/examples" image)
 	digest=$(digest_of "$(image_file "$A/examples" image.digest)")
@@ -226,7 +279,7 @@ test_judges() {
 # the right platform in index and configs, and arm64 code in the arm64 one.
 test_multiplatform() {
 	ensure_clone "$A"
-	build "$A" //app:multiarch || fail "build"
+	build "$A" //app:multiarch --output_groups=+layout || fail "build"
 	local layout idx
 	layout=$(image_file "$A/examples" multiarch)
 	idx=$(image_file "$A/examples" multiarch.index.json)

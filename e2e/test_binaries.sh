@@ -3,9 +3,10 @@
 # e2e/binaries consumes rules_repro as a user does; every image is unpacked
 # with umoci and run with runc, and its output asserted.
 
-# binaries_build TARGET...: bazel build in the binaries workspace of clone A.
+# binaries_build TARGET...: bazel build in the binaries workspace of clone A,
+# with the images' layouts (an output group) to run them.
 binaries_build() {
-	ebazel "$A/e2e/binaries" build "$@" 2>&1 | tee "$E2E_TMP/last-build.log" >&2
+	ebazel "$A/e2e/binaries" build --output_groups=+layout "$@" 2>&1 | tee "$E2E_TMP/last-build.log" >&2
 	return "${PIPESTATUS[0]}"
 }
 

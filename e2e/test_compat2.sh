@@ -9,8 +9,10 @@
 C2_V1=(--@rules_repro//rules/settings:compatibility_version=1)
 C2_V2=(--@rules_repro//rules/settings:compatibility_version=2)
 
+# c2_build ARGS...: bazel build in the compat2 workspace of clone A, with
+# the images' layouts (an output group) to run them.
 c2_build() {
-	ebazel "$A/e2e/compat2" build "$@" 2>&1 | tee "$E2E_TMP/last-build.log" >&2
+	ebazel "$A/e2e/compat2" build --output_groups=+layout "$@" 2>&1 | tee "$E2E_TMP/last-build.log" >&2
 	return "${PIPESTATUS[0]}"
 }
 

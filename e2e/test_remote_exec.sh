@@ -22,7 +22,7 @@ bazel_out_digests() {
 		xargs -0 -r awk 'FNR == 1 {print FILENAME, $0}')
 }
 
-# remote_exec_workspace WS TARGET...: builds the targets of Bazel workspace
+# remote_exec_workspace WS ARG...: builds the targets (and flags) of Bazel workspace
 # WS locally, then after bazel clean on the cluster, and checks that every
 # image action (mnemonic Repro*) ran remotely and that every image and index
 # digest equals the local build's. Reusable for any workspace (the example,
@@ -106,7 +106,7 @@ test_remote_exec() {
 
 	# 1. The example's images on the cluster: image actions remote, digests
 	# as the local build's and as the golden file's.
-	remote_exec_workspace "$ex" "${TARGETS[@]}"
+	remote_exec_workspace "$ex" --output_groups=+layout "${TARGETS[@]}"
 	for name in image multiarch; do
 		want=$(golden_row "//app:$name" unstamped)
 		got=$(digest_of "$(image_file "$ex" "$name.digest")")

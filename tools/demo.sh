@@ -20,7 +20,7 @@ RULES_REPRO_GO_CACHE=${RULES_REPRO_GO_CACHE-$HOME/.cache/rules_repro/rules_go-v0
 
 cd "$root/examples"
 echo "demo: building //app:image" >&2
-bazel build //app:image --output_groups=+docker_archive,+digest --show_progress --show_progress_rate_limit=5 >&2
+bazel build //app:image --output_groups=+docker_archive,+layout --show_progress --show_progress_rate_limit=5 >&2
 digest=$(tr -d '\n' <bazel-bin/app/image.digest)
 archive=bazel-bin/app/image.docker.tar
 layout=bazel-bin/app/image

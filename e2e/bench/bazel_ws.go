@@ -250,8 +250,10 @@ load("@rules_repro//rules:repositories.bzl", "rules_repro_toolchains")
 rules_repro_toolchains()
 `, rulesRepro),
 		// The output base inside the work directory, so that --clean
-		// removes it too.
-		".bazelrc":    fmt.Sprintf("startup --host_jvm_args=-Xmx1g\nstartup --output_base=%s\ntry-import %%workspace%%/offline.bazelrc\n", ws+"-output"),
+		// removes it too. Compatibility version 2, as the README advises
+		// for remote builds: under version 1 the images built on the
+		// cluster differ (Bazel marks remote inputs executable).
+		".bazelrc":    fmt.Sprintf("startup --host_jvm_args=-Xmx1g\nstartup --output_base=%s\ntry-import %%workspace%%/offline.bazelrc\nbuild --@rules_repro//rules/settings:compatibility_version=2\n", ws+"-output"),
 		"BUILD.bazel": "",
 		"tools/BUILD.bazel": `package(default_visibility = ["//visibility:public"])
 

@@ -3,6 +3,7 @@
 load("//rules/private:common.bzl", "COMMON_ATTRS", "COMPRESSIONS", "add_epoch_args", "compatibility_version", "is_stamped", "param_args", "run_repro", "stable_label", "stamp_keys", "version_has")
 load("//rules/private:formats.bzl", "OUTPUT_FORMATS")
 load("//rules/private:layer.bzl", "build_layer")
+load("//rules/private:settings.bzl", "SettingInfo")
 load("//rules/private:toolchain.bzl", "TOOLCHAIN_TYPE")
 load("//rules/private/common:blobs.bzl", "blob_args", "blob_inputs", "blob_sources", "image_info", "merge_blob_sources")
 load("//rules/private/providers:image_info.bzl", "ImageInfo")
@@ -186,6 +187,36 @@ def _shallow_failure(ctx, out, kind):
         progress_message = "Checking base layers of %s" % ctx.label,
     )
 
+# The attributes of the rules whose outputs materialize() writes.
+OUTPUT_ATTRS = {
+    "_default_output_flag": attr.label(default = Label("//rules/settings:default_output")),
+}
+
+def default_output(ctx, digest, descriptor, outputs, sources):
+    """The DefaultInfo files of an image or index: see the default_output setting.
+
+    Args:
+      ctx: the rule context (with OUTPUT_ATTRS).
+      digest: the digest File.
+      descriptor: the descriptor File.
+      outputs: what materialize() returned.
+      sources: where the blobs are (see blob_sources).
+
+    Returns:
+      A depset of Files.
+    """
+    value = ctx.attr._default_output_flag[SettingInfo].value
+    if value not in ["digest", "layout"]:
+        fail("%s: the @rules_repro//rules/settings:default_output flag is %r: want \"digest\" (the digest and descriptor files) or \"layout\" (the OCI layout directory)" % (ctx.label, value))
+
+    # On a shallow base (the default for pinned bases) the layout needs
+    # layer bytes the build does not have: the default output is then the
+    # digest and descriptor whatever the setting, and the layout is an
+    # output group that fails with a message saying how to fetch the layers.
+    if value == "layout" and not sources.shallow:
+        return depset([outputs["layout"]])
+    return depset([digest, descriptor])
+
 def materialize(ctx, name, descriptor, sources, extra_blobs, version, repo_tags = [], index = False):
     """Declares the actions that write the image or index in each output format (formats.bzl).
 
@@ -334,11 +365,7 @@ def _image_impl(ctx):
         source_repositories = source_repos,
     )
     return [
-        # On a shallow base (the default for pinned bases) the layout needs
-        # layer bytes the build does not have: the default output is then the
-        # digest and descriptor, and the layout is an output group that fails
-        # with a message saying how to fetch the layers.
-        DefaultInfo(files = depset([digest, descriptor] if sources.shallow else [outputs["layout"]])),
+        DefaultInfo(files = default_output(ctx, digest, descriptor, outputs, sources)),
         info,
         OutputGroupInfo(
             digest = depset([digest]),
@@ -379,16 +406,22 @@ repro_image = rule(
     doc = """\
 A reproducible OCI image.
 
-The default output is an OCI image layout directory. Output groups:
-`layout`, `oci_archive` (a tar of the layout), `docker_archive` (for
-`docker load` or `podman load`), `digest` (the manifest digest as text),
-`descriptor`, `manifest` and `config`. The manifest and digest are computed
-from layer descriptors only; layouts and archives are separate actions.
+The default output is the digest (the manifest digest as text) and the
+descriptor; the manifest, config and layer blobs are built with them, each
+once. Output groups: `layout` (an OCI image layout directory),
+`oci_archive` (a tar of the layout), `docker_archive` (for `docker load` or
+`podman load`), `digest`, `descriptor`, `manifest` and `config`. The
+manifest and digest are computed from layer descriptors only; layouts and
+archives are separate actions, which copy every blob, so a build that does
+not ask for them downloads each byte once from a remote cache.
+`--@rules_repro//rules/settings:default_output=layout` makes the layout the
+default output instead.
 
 On a pinned base, only the base's manifest and config are fetched by default
-(`@rules_repro//rules/settings:base_layers=shallow`): the default output is
-then the digest and descriptor, pushes and loads still work, and layouts and
-archives need `--@rules_repro//rules/settings:base_layers=fetch`.
+(`@rules_repro//rules/settings:base_layers=shallow`): pushes and loads still
+work, the default output is the digest and descriptor whatever
+`default_output` says, and layouts and archives need
+`--@rules_repro//rules/settings:base_layers=fetch`.
 
 ```starlark
 load("@rules_repro//rules:image.bzl", "repro_image")
@@ -404,6 +437,6 @@ repro_image(
 )
 ```
 """,
-    attrs = dict(dict(IMAGE_ATTRS, **COMMON_ATTRS), **PLATFORM_ATTRS),
+    attrs = dict(dict(dict(IMAGE_ATTRS, **COMMON_ATTRS), **PLATFORM_ATTRS), **OUTPUT_ATTRS),
     toolchains = [TOOLCHAIN_TYPE],
 )

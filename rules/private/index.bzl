@@ -1,7 +1,7 @@
 """Implementation of repro_index."""
 
 load("//rules/private:common.bzl", "COMMON_ATTRS", "add_epoch_args", "compatibility_version", "param_args", "run_repro")
-load("//rules/private:image.bzl", "materialize")
+load("//rules/private:image.bzl", "OUTPUT_ATTRS", "default_output", "materialize")
 load("//rules/private:toolchain.bzl", "TOOLCHAIN_TYPE")
 load("//rules/private/common:blobs.bzl", "merge_blob_sources")
 load("//rules/private/providers:image_info.bzl", "ImageInfo")
@@ -69,7 +69,7 @@ def _index_impl(ctx):
     sources = merge_blob_sources(infos)
     outputs = materialize(ctx, ctx.label.name, descriptor, sources, extra, version, index = True)
     return [
-        DefaultInfo(files = depset([digest, descriptor] if sources.shallow else [outputs["layout"]])),
+        DefaultInfo(files = default_output(ctx, digest, descriptor, outputs, sources)),
         ImageIndexInfo(index = index, descriptor = descriptor, digest = digest, images = infos, compatibility_version = version),
         OutputGroupInfo(
             digest = depset([digest]),
@@ -88,7 +88,9 @@ platforms to build it for: the image (and everything it depends on, such as
 the binaries in its layers) is then built once per platform through a
 platform transition.
 
-The default output is an OCI layout directory; output groups `oci_archive`,
+The default output is the digest and descriptor, as for `repro_image`
+(`--@rules_repro//rules/settings:default_output=layout` makes it the
+layout); output groups `layout` (an OCI layout directory), `oci_archive`,
 `digest` and `descriptor`.
 
 ```starlark
@@ -111,6 +113,6 @@ repro_index(
         "platforms": attr.label_list(doc = "Platforms (`platform` targets) to build `images` for. Empty: build them as configured."),
         "annotations": attr.string_dict(doc = "Index annotations. `org.opencontainers.image.created` is SOURCE_DATE_EPOCH unless given here."),
         "_allowlist_function_transition": attr.label(default = "@bazel_tools//tools/allowlists/function_transition_allowlist"),
-    }, **COMMON_ATTRS),
+    }, **dict(COMMON_ATTRS, **OUTPUT_ATTRS)),
     toolchains = [TOOLCHAIN_TYPE],
 )

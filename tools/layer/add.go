@@ -340,7 +340,7 @@ func (t *Tree) AddDir(dir string) error {
 		return fmt.Errorf("%s: not a directory", origin)
 	}
 	return walkDir(dir, false, func(rel string, fi fs.FileInfo) error {
-		n, err := t.dirNode(dir, rel, fi, first, func(rel string) (string, error) { return os.Readlink(filepath.Join(dir, rel)) })
+		n, err := t.dirNode(dir, rel, fi, first, func(rel string) (string, error) { return os.Readlink(filepath.Join(dir, rel)) }, nil)
 		if err != nil || n == nil {
 			return err
 		}
@@ -353,14 +353,20 @@ func (t *Tree) AddDir(dir string) error {
 
 // dirNode is the node of one entry of an on-disk tree (nil for a socket,
 // which a layer cannot hold). A second path to an inode already seen
-// becomes a hard link to the first.
-func (t *Tree) dirNode(dir, rel string, fi fs.FileInfo, first map[inode]*node, readlink func(string) (string, error)) (*node, error) {
+// becomes a hard link to the first. With scratch, the node is written there
+// unless it must outlive the call (a regular file with more than one link,
+// kept in first), so that a streaming walk allocates no node per entry.
+func (t *Tree) dirNode(dir, rel string, fi fs.FileInfo, first map[inode]*node, readlink func(string) (string, error), scratch *node) (*node, error) {
 	st, ok := statOf(fi)
 	if !ok {
 		return nil, fmt.Errorf("--dir %s: cannot read metadata of %s", dir, rel)
 	}
 	m := fi.Mode()
-	n := &node{path: rel, mode: int64(m.Perm()), mtime: t.clamp(fi.ModTime().Unix()), dirRoot: dir}
+	n := scratch
+	if n == nil || (m.IsRegular() && st.nlink > 1) {
+		n = new(node)
+	}
+	*n = node{path: rel, mode: int64(m.Perm()), mtime: t.clamp(fi.ModTime().Unix()), dirRoot: dir}
 	if m&fs.ModeSetuid != 0 {
 		n.mode |= 0o4000
 	}

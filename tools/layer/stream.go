@@ -37,6 +37,10 @@ type streamer struct {
 	first   map[inode]*node
 	leaders map[string]*node
 	count   int
+	// node and hdr are reused for every entry (tar.Writer copies the
+	// header), so the walk allocates neither per entry.
+	node node
+	hdr  tar.Header
 	streamPlatform
 }
 
@@ -48,23 +52,23 @@ func newStreamer(t *Tree, dir string, w io.Writer) *streamer {
 // entry writes one entry; src opens a regular file's content. It returns
 // false for entries a layer cannot hold (sockets), which are skipped.
 func (s *streamer) entry(rel string, fi fs.FileInfo, readlink func(string) (string, error), src source) error {
-	n, err := s.t.dirNode(s.dir, rel, fi, s.first, readlink)
+	n, err := s.t.dirNode(s.dir, rel, fi, s.first, readlink, &s.node)
 	if err != nil || n == nil {
 		return err
 	}
-	var hdr *tar.Header
+	hdr := &s.hdr
 	if n.kind == kindHardlink {
 		leader := s.leaders[n.linkname]
-		hdr = header(leader, &s.t.opts.Version.Tar)
+		fillHeader(hdr, leader, &s.t.opts.Version.Tar)
 		hdr.Name, hdr.Typeflag, hdr.Linkname, hdr.Size = n.path, tar.TypeLink, leader.path, 0
 	} else {
 		if n.kind == kindFile {
 			n.src = src
 			if st, ok := statOf(fi); ok && st.nlink > 1 {
-				s.leaders[n.path] = n // later paths to this inode link to it
+				s.leaders[n.path] = n // later paths to this inode link to it (dirNode allocated n)
 			}
 		}
-		hdr = header(n, &s.t.opts.Version.Tar)
+		fillHeader(hdr, n, &s.t.opts.Version.Tar)
 	}
 	if err := writeEntry(s.tw, n, hdr, &s.t.opts.Version.Tar, s.buf); err != nil {
 		return err

@@ -100,8 +100,8 @@ func (s *streamer) walk() error {
 func (s *streamer) encode(w *walker) error {
 	readlink := func(r string) (string, error) { return os.Readlink(s.dir + "/" + r) }
 	for b := range w.items {
-		for i, it := range b {
-			if err := s.encodeItem(w, it, readlink); err != nil {
+		for i := range b {
+			if err := s.encodeItem(w, &b[i], readlink); err != nil {
 				for _, rest := range b[i+1:] {
 					if rest.file >= 0 {
 						unix.Close(rest.file)
@@ -115,12 +115,12 @@ func (s *streamer) encode(w *walker) error {
 }
 
 // encodeItem writes one item's entry and releases its descriptor and buffer.
-func (s *streamer) encodeItem(w *walker, it walkItem, readlink func(string) (string, error)) error {
+func (s *streamer) encodeItem(w *walker, it *walkItem, readlink func(string) (string, error)) error {
 	if it.err != nil {
 		return it.err
 	}
 	s.open = itemSource{rel: it.rel, file: it.file, data: it.data, err: it.readErr, prefetched: it.data != nil}
-	err := s.entry(it.rel, it.fi, readlink, &s.open)
+	err := s.entry(it.rel, &it.fi, readlink, &s.open)
 	if it.file >= 0 {
 		unix.Close(it.file)
 	}
@@ -400,13 +400,17 @@ type statInfo struct {
 	st   unix.Stat_t
 }
 
-func (i statInfo) Name() string       { return i.name }
-func (i statInfo) Size() int64        { return i.st.Size }
-func (i statInfo) ModTime() time.Time { return time.Unix(int64(i.st.Mtim.Sec), int64(i.st.Mtim.Nsec)) }
-func (i statInfo) IsDir() bool        { return i.Mode().IsDir() }
-func (i statInfo) Sys() any           { return &i.st }
+func (i *statInfo) Name() string       { return i.name }
+func (i *statInfo) Size() int64        { return i.st.Size }
+func (i *statInfo) ModTime() time.Time { return time.Unix(int64(i.st.Mtim.Sec), int64(i.st.Mtim.Nsec)) }
+func (i *statInfo) IsDir() bool        { return i.Mode().IsDir() }
+func (i *statInfo) Sys() any           { return &i.st }
 
-func (i statInfo) Mode() fs.FileMode {
+func (i *statInfo) fileStat() fileStat {
+	return fileStat{uint64(i.st.Dev), uint64(i.st.Ino), uint64(i.st.Nlink), uint64(i.st.Rdev)}
+}
+
+func (i *statInfo) Mode() fs.FileMode {
 	m := fs.FileMode(uint32(i.st.Mode) & 0o777)
 	switch i.st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:

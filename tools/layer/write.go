@@ -46,17 +46,25 @@ func writeEntry(tw *tar.Writer, n *node, hdr *tar.Header, rules *compat.TarRules
 // header builds the tar header of n. A member of a hard link group that is
 // not the first in walk order becomes a TypeLink to the first.
 func header(n *node, rules *compat.TarRules) *tar.Header {
+	hdr := new(tar.Header)
+	fillHeader(hdr, n, rules)
+	return hdr
+}
+
+// fillHeader writes the tar header of n (see header) over *hdr.
+func fillHeader(hdr *tar.Header, n *node, rules *compat.TarRules) {
 	if n.kind == kindWhiteout {
 		// As containerd's ChangeWriter: a regular empty file, mode 0, owner
 		// 0:0, the version's whiteout mtime (not clamped), whether the
 		// whiteout was declared, came from an input tar or was expanded.
-		return &tar.Header{Typeflag: tar.TypeReg, Name: whiteoutName(n.path), ModTime: time.Unix(rules.WhiteoutMTime, 0), Format: tar.FormatPAX}
+		*hdr = tar.Header{Typeflag: tar.TypeReg, Name: whiteoutName(n.path), ModTime: time.Unix(rules.WhiteoutMTime, 0), Format: tar.FormatPAX}
+		return
 	}
 	data := n
 	if n.group != nil {
 		data = n.group.data
 	}
-	hdr := &tar.Header{
+	*hdr = tar.Header{
 		Name:     n.path,
 		Mode:     data.mode,
 		Uid:      data.uid,
@@ -78,7 +86,7 @@ func header(n *node, rules *compat.TarRules) *tar.Header {
 	if n.group != nil {
 		if leader := n.group.leader(); leader != n {
 			hdr.Typeflag, hdr.Linkname = tar.TypeLink, leader.path
-			return hdr
+			return
 		}
 	}
 	switch data.kind {
@@ -95,7 +103,6 @@ func header(n *node, rules *compat.TarRules) *tar.Header {
 	case kindFifo:
 		hdr.Typeflag = tar.TypeFifo
 	}
-	return hdr
 }
 
 // leader is the member of the group that comes first in walk order.
