@@ -165,15 +165,20 @@ mono_digests() {
 	done
 }
 
-test_monorepo() {
+# mono_setup: what a monorepo build needs: the pins' registry (an earlier
+# test, pins, may have stopped it) and rules_go 0.34's Go SDK.
+mono_setup() {
 	pins_setup
-	# An earlier test (pins) may have stopped the registry.
 	if [[ ! -f $E2E_TMP/registry/registry.pid ]]; then
 		start_registry "$E2E_TMP/registry" --tls --htpasswd "$PINS_USER:$PINS_PASS" >/dev/null || fail "registry did not start"
 		REG=$(cat "$E2E_TMP/registry/registry.addr")
 	fi
-	command -v readelf >/dev/null || fail "readelf is missing (binutils, installed with gcc)"
 	[[ -x /usr/lib/go-1.19/bin/go ]] || fail "the Go SDK of rules_go 0.34 is missing: apt-get install golang-1.19-go (tools/install-deps.sh)"
+}
+
+test_monorepo() {
+	mono_setup
+	command -v readelf >/dev/null || fail "readelf is missing (binutils, installed with gcc)"
 	local ws="$A/e2e/monorepo" bin="$A/e2e/monorepo/bazel-bin" out
 	local cache=(--disk_cache="$MONOREPO_DISK_CACHE")
 	mono_debian_base

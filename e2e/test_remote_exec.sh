@@ -206,12 +206,7 @@ mono_base_ready() {
 # REPRO_E2E_V1_REMOTE=1 one more line says whether version 1 differs
 # remotely (bazel#12818), not a failure.
 test_monorepo_remote() {
-	pins_setup
-	if [[ ! -f $E2E_TMP/registry/registry.pid ]]; then
-		start_registry "$E2E_TMP/registry" --tls --htpasswd "$PINS_USER:$PINS_PASS" >/dev/null || fail "registry did not start"
-		REG=$(cat "$E2E_TMP/registry/registry.addr")
-	fi
-	[[ -x /usr/lib/go-1.19/bin/go ]] || fail "the Go SDK of rules_go 0.34 is missing: apt-get install golang-1.19-go (tools/install-deps.sh)"
+	mono_setup
 	mono_base_ready
 	local ws="$A/e2e/monorepo" url t0 t out runs=()
 	url=$(bb_cluster) || fail "the Buildbarn cluster did not start"
