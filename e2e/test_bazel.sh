@@ -273,6 +273,14 @@ test_judges() {
 	out=$("$E2E_ROOT/e2e/lib/runc_run.sh" "$run/bundle") || fail "runc run: $out"
 	[[ $out == "Hello from a reproducible image (linux/amd64)!" ]] || fail "the example printed [$out]"
 	log "skopeo and umoci accept the image; runc ran it: $out"
+	# The layout is an output group; default_output names what bazel build
+	# gives, and a value it does not know fails at analysis, naming the flag.
+	if build "$A" --@rules_repro//rules/settings:default_output=tarball //app:image; then
+		fail "default_output=tarball was accepted"
+	fi
+	grep -q 'the @rules_repro//rules/settings:default_output flag is "tarball": want "digest"' "$E2E_TMP/last-build.log" ||
+		fail "default_output=tarball did not fail with the flag's message"
+	log "default_output=tarball fails at analysis, naming the flag"
 }
 
 # 5. Multi-platform: the index has linux/amd64 and linux/arm64 images, with
